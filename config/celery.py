@@ -1,0 +1,11 @@
+"""Celery application: configured from Django settings (CELERY_ namespace), tasks autodiscovered."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+app = Celery("gridcollect")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,21 @@
+"""Settings for the test suite.
+
+DATABASE_URL and CELERY_BROKER_URL are set by scripts/testenv.py to throwaway PostgreSQL and
+Redis servers. Tasks still run eagerly inside tests so each test sees its own transaction;
+the worker integration test switches eager mode off to exercise a real worker.
+"""
+
+from .base import *  # noqa: F403
+from .base import CELERY_BROKER_URL
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in production
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LANGUAGE_CODE = "en"

@@ -1,0 +1,31 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+
+def as_drf_validation_error(exc: DjangoValidationError) -> serializers.ValidationError:
+    """A model or service validation error as DRF field errors (400), keyed by field name."""
+    if hasattr(exc, "error_dict"):
+        return serializers.ValidationError(
+            {("non_field_errors" if k == "__all__" else k): v for k, v in exc.message_dict.items()}
+        )
+    return serializers.ValidationError({"non_field_errors": exc.messages})
+
+
+class ServiceWriteMixin:
+    """ModelViewSet writes through a service; model validation errors become 400s, not 500s.
+
+    Subclasses implement `perform_service_create(serializer)` and
+    `perform_service_update(serializer)` returning the saved instance.
+    """
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = self.perform_service_create(serializer)
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = self.perform_service_update(serializer)
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None

@@ -1,0 +1,31 @@
+from django import template
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def sort_link(context, key: str) -> str:
+    """Query string that sorts by `key`, flipping direction when it is the current sort."""
+    request = context["request"]
+    current = context.get("sort", "")
+    params = request.GET.copy()
+    params["sort"] = f"-{key}" if current == key else key
+    params.pop("page", None)
+    return "?" + params.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def sort_arrow(context, key: str) -> str:
+    current = context.get("sort", "")
+    if current == key:
+        return "▲"
+    if current == f"-{key}":
+        return "▼"
+    return ""
+
+
+@register.simple_tag(takes_context=True)
+def page_link(context, number: int) -> str:
+    params = context["request"].GET.copy()
+    params["page"] = number
+    return "?" + params.urlencode()

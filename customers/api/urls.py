@@ -1,0 +1,12 @@
+from rest_framework.routers import DefaultRouter
+
+from .views import ContactViewSet, CustomerViewSet, MeterPointViewSet, RegionViewSet, ServiceVisitViewSet
+
+router = DefaultRouter()
+router.register("regions", RegionViewSet, basename="region")
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("meters", MeterPointViewSet, basename="meter")
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("service-visits", ServiceVisitViewSet, basename="service-visit")
+
+urlpatterns = router.urls

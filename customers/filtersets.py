@@ -1,0 +1,103 @@
+"""One FilterSet per model, shared by the REST API and the htmx list pages (STYLE.md)."""
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .choices import (
+    CustomerImportanceChoices,
+    CustomerIndustryChoices,
+    CustomerOperatingStatusChoices,
+    CustomerSettlementModeChoices,
+    MeterPointTypeChoices,
+    RegionKindChoices,
+    ServiceVisitKindChoices,
+)
+from .models import Contact, Customer, MeterPoint, Region, ServiceVisit
+from .selectors import region_subtree_ids, regions_visible_to
+
+
+class RegionFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Search"))
+    kind = django_filters.ChoiceFilter(choices=RegionKindChoices.choices, label=_("Kind"))
+
+    class Meta:
+        model = Region
+        fields = ["q", "kind", "parent"]
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(code__icontains=value))
+
+
+class CustomerFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Search"))
+    region = django_filters.ModelChoiceFilter(
+        queryset=lambda request: regions_visible_to(request.user) if request else Region.objects.all(),
+        method="filter_region",
+        label=_("Region or area"),
+    )
+    industry = django_filters.MultipleChoiceFilter(choices=CustomerIndustryChoices.choices, label=_("Industry"))
+    importance = django_filters.MultipleChoiceFilter(choices=CustomerImportanceChoices.choices, label=_("Importance"))
+    settlement_mode = django_filters.MultipleChoiceFilter(
+        choices=CustomerSettlementModeChoices.choices, label=_("Settlement mode")
+    )
+    operating_status = django_filters.MultipleChoiceFilter(
+        choices=CustomerOperatingStatusChoices.choices, label=_("Operating status")
+    )
+    collector = django_filters.NumberFilter(field_name="collector_id", label=_("Collector (user id)"))
+    government_funded = django_filters.BooleanFilter(label=_("Government funded"))
+
+    class Meta:
+        model = Customer
+        fields = ["q", "region", "industry", "importance", "settlement_mode", "operating_status", "collector"]
+
+    def filter_q(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(account_no__icontains=value)
+            | Q(name__icontains=value)
+            | Q(uscc__iexact=value)
+            | Q(meter_points__meter_no__iexact=value)
+        ).distinct()
+
+    def filter_region(self, queryset, name, value):
+        # A district selects every area below it.
+        return queryset.filter(region_id__in=region_subtree_ids([value.pk]))
+
+
+class MeterPointFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label=_("Search"))
+    customer = django_filters.CharFilter(field_name="customer__account_no", label=_("Customer account number"))
+    meter_type = django_filters.ChoiceFilter(choices=MeterPointTypeChoices.choices, label=_("Meter type"))
+
+    class Meta:
+        model = MeterPoint
+        fields = ["q", "customer", "meter_type", "remote_switch", "active"]
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(Q(meter_no__icontains=value) | Q(location__icontains=value))
+
+
+class ContactFilterSet(django_filters.FilterSet):
+    customer = django_filters.CharFilter(field_name="customer__account_no", label=_("Customer account number"))
+
+    class Meta:
+        model = Contact
+        fields = ["customer", "preferred_channel", "receives_dunning"]
+
+
+class ServiceVisitFilterSet(django_filters.FilterSet):
+    customer = django_filters.CharFilter(field_name="customer__account_no", label=_("Customer account number"))
+    kind = django_filters.ChoiceFilter(choices=ServiceVisitKindChoices.choices, label=_("Kind"))
+    visited_after = django_filters.DateFilter(
+        field_name="visited_on", lookup_expr="gte", label=_("Visited on or after")
+    )
+    visited_before = django_filters.DateFilter(
+        field_name="visited_on", lookup_expr="lte", label=_("Visited on or before")
+    )
+
+    class Meta:
+        model = ServiceVisit
+        fields = ["customer", "kind", "visited_after", "visited_before"]

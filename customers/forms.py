@@ -1,0 +1,86 @@
+from django import forms
+
+from core.forms import BootstrapFormMixin
+
+from .models import Contact, Customer, MeterPoint, ServiceVisit
+from .selectors import regions_visible_to, staff_assignable_by
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class CustomerForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = [
+            "account_no",
+            "name",
+            "uscc",
+            "industry",
+            "importance",
+            "address",
+            "region",
+            "collector",
+            "account_manager",
+            "voltage_kv",
+            "contracted_capacity_kva",
+            "basic_charge_basis",
+            "contract_demand_kw",
+            "settlement_mode",
+            "instalments_per_month",
+            "prepay_ratio",
+            "reading_day",
+            "payment_terms_days",
+            "government_funded",
+            "usual_payment_channel",
+            "operating_status",
+            "employees",
+            "annual_output",
+            "equipment_condition",
+            "line_ageing",
+            "penalty_rate_override",
+            "remote_control_agreement",
+            "opened_on",
+        ]
+        widgets = {"opened_on": DateInput()}
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            self.fields["region"].queryset = regions_visible_to(user).filter(kind="area")
+            staff = staff_assignable_by(user)
+            self.fields["collector"].queryset = staff
+            self.fields["account_manager"].queryset = staff
+        if self.instance.pk:
+            # The account number is the key other systems use: it never changes once issued.
+            self.fields["account_no"].disabled = True
+
+
+class MeterPointForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = MeterPoint
+        fields = [
+            "meter_no",
+            "location",
+            "usage",
+            "meter_type",
+            "multiplier",
+            "installed_on",
+            "remote_switch",
+            "active",
+        ]
+        widgets = {"installed_on": DateInput()}
+
+
+class ContactForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ["name", "role", "mobile", "wechat_id", "email", "preferred_channel", "receives_dunning"]
+
+
+class ServiceVisitForm(BootstrapFormMixin, forms.ModelForm):
+    class Meta:
+        model = ServiceVisit
+        fields = ["visited_on", "kind", "findings", "follow_up_on"]
+        widgets = {"visited_on": DateInput(), "follow_up_on": DateInput()}

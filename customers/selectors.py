@@ -1,0 +1,73 @@
+"""Reads of the archive that depend on who is asking.
+
+`customers_visible_to` is the one place where row scoping is decided (DESIGN.md "Who may do
+what"); every page, API view, export and search of every app filters through it.
+"""
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import QuerySet
+
+from core.roles import Role, sees_everything, user_roles
+
+from .models import Customer, Region
+
+
+def region_subtree_ids(root_ids: list[int]) -> set[int]:
+    """Ids of the given regions and all regions below them (the tree is shallow and small)."""
+    parents = dict(Region.objects.values_list("id", "parent_id"))
+    children: dict[int, list[int]] = {}
+    for region_id, parent_id in parents.items():
+        children.setdefault(parent_id, []).append(region_id)
+    found: set[int] = set()
+    stack = list(root_ids)
+    while stack:
+        region_id = stack.pop()
+        if region_id in found:
+            continue
+        found.add(region_id)
+        stack.extend(children.get(region_id, []))
+    return found
+
+
+def regions_led_by(user: User) -> set[int]:
+    return region_subtree_ids(list(Region.objects.filter(leader=user).values_list("id", flat=True)))
+
+
+def customers_visible_to(user: User | AnonymousUser) -> QuerySet[Customer]:
+    """Customers this user may read: managers and system accounts all, an area leader their
+    areas', a collector the customers assigned to them, anyone else none."""
+    queryset = Customer.objects.all()
+    if not user.is_authenticated:
+        return queryset.none()
+    if user.is_superuser or sees_everything(user):
+        return queryset
+    roles = user_roles(user)
+    if Role.AREA_LEADER in roles:
+        region_ids = regions_led_by(user)
+        if Role.COLLECTOR in roles:
+            return queryset.filter(region_id__in=region_ids) | queryset.filter(collector=user)
+        return queryset.filter(region_id__in=region_ids)
+    if Role.COLLECTOR in roles:
+        return queryset.filter(collector=user)
+    return queryset.none()
+
+
+def regions_visible_to(user: User | AnonymousUser) -> QuerySet[Region]:
+    """Regions shown in filters and the API: all for managers, the led subtree for leaders,
+    the areas of a collector's customers for collectors."""
+    if not user.is_authenticated:
+        return Region.objects.none()
+    if user.is_superuser or sees_everything(user):
+        return Region.objects.all()
+    ids: set[int] = set()
+    roles = user_roles(user)
+    if Role.AREA_LEADER in roles:
+        ids |= regions_led_by(user)
+    if Role.COLLECTOR in roles:
+        ids |= set(Customer.objects.filter(collector=user).values_list("region_id", flat=True).distinct())
+    return Region.objects.filter(id__in=ids)
+
+
+def staff_assignable_by(user: User | AnonymousUser) -> QuerySet[User]:
+    """Users who may be named collector or account manager."""
+    return User.objects.filter(is_active=True, groups__name__in=[Role.COLLECTOR, Role.AREA_LEADER]).distinct()

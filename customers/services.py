@@ -1,0 +1,54 @@
+"""Writes to the archive. Each runs model validation before saving, so the API, the forms,
+the importers and the shell all enforce the same rules."""
+
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from .models import Contact, Customer, MeterPoint, ServiceVisit
+
+
+def _apply(instance, data: dict[str, Any]):
+    for field, value in data.items():
+        setattr(instance, field, value)
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+@transaction.atomic
+def customer_create(*, data: dict[str, Any], created_by: User | None = None) -> Customer:
+    customer = Customer()
+    customer._history_user = created_by
+    return _apply(customer, data)
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, data: dict[str, Any], updated_by: User | None = None) -> Customer:
+    customer._history_user = updated_by
+    return _apply(customer, data)
+
+
+@transaction.atomic
+def customer_grade_set(*, customer: Customer, grade: str) -> None:
+    """Record the current credit grade on the archive (written by the risk floor)."""
+    Customer.objects.filter(pk=customer.pk).update(credit_grade=grade)
+
+
+@transaction.atomic
+def meter_point_save(*, customer: Customer, data: dict[str, Any], meter: MeterPoint | None = None) -> MeterPoint:
+    meter = meter or MeterPoint(customer=customer)
+    return _apply(meter, data)
+
+
+@transaction.atomic
+def contact_save(*, customer: Customer, data: dict[str, Any], contact: Contact | None = None) -> Contact:
+    contact = contact or Contact(customer=customer)
+    return _apply(contact, data)
+
+
+@transaction.atomic
+def service_visit_record(*, customer: Customer, data: dict[str, Any], staff: User | None) -> ServiceVisit:
+    visit = ServiceVisit(customer=customer, staff=data.pop("staff", None) or staff)
+    return _apply(visit, data)

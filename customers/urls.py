@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+app_name = "customers"
+
+urlpatterns = [
+    path("", views.customer_list, name="list"),
+    path("export.csv", views.customer_export, name="export"),
+    path("new/", views.customer_create_view, name="create"),
+    path("<str:account_no>/", views.customer_detail, name="detail"),
+    path("<str:account_no>/edit/", views.customer_edit_view, name="edit"),
+    path("<str:account_no>/meters/new/", views.meter_form_view, name="meter_create"),
+    path("<str:account_no>/meters/<int:pk>/edit/", views.meter_form_view, name="meter_edit"),
+    path("<str:account_no>/contacts/new/", views.contact_form_view, name="contact_create"),
+    path("<str:account_no>/contacts/<int:pk>/edit/", views.contact_form_view, name="contact_edit"),
+    path("<str:account_no>/visits/new/", views.visit_form_view, name="visit_create"),
+]
