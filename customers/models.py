@@ -239,11 +239,12 @@ class Customer(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(settlement_mode=CustomerSettlementModeChoices.INSTALMENTS)
-                | Q(instalments_per_month__gte=MIN_INSTALMENTS_PER_MONTH),
+                | Q(instalments_per_month__isnull=False, instalments_per_month__gte=MIN_INSTALMENTS_PER_MONTH),
                 name="customer_instalments_at_least_3",
             ),
             models.CheckConstraint(
-                condition=~Q(basic_charge_basis=CustomerBasicChargeBasisChoices.DEMAND) | Q(contract_demand_kw__gt=0),
+                condition=~Q(basic_charge_basis=CustomerBasicChargeBasisChoices.DEMAND)
+                | Q(contract_demand_kw__isnull=False, contract_demand_kw__gt=0),
                 name="customer_demand_basis_needs_demand",
             ),
             models.CheckConstraint(condition=Q(voltage_kv__gt=0), name="customer_voltage_positive"),

@@ -68,7 +68,7 @@ class _Echo:
 
 def customer_export(request):
     """CSV of the filtered list, streamed row by row so a large portfolio never sits in memory."""
-    _, queryset = _filtered_customers(request)
+    queryset = _filtered_customers(request)[1]
     header = [
         _("Account number"),
         _("Name"),

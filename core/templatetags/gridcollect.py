@@ -29,3 +29,11 @@ def page_link(context, number: int) -> str:
     params = context["request"].GET.copy()
     params["page"] = number
     return "?" + params.urlencode()
+
+
+@register.filter
+def person(user) -> str:
+    """A user's full name, else the username, else a dash (for unassigned roles)."""
+    if user is None:
+        return "—"
+    return user.get_full_name() or user.username
