@@ -299,6 +299,16 @@ class MeterPoint(models.Model):
     installed_on = models.DateField(_("installed on"), null=True, blank=True)
     remote_switch = models.BooleanField(_("remote switch capable"), default=False)
     active = models.BooleanField(_("in service"), default=True)
+    removed_on = models.DateField(_("removed on"), null=True, blank=True)
+    replaces = models.OneToOneField(
+        "self",
+        verbose_name=_("replaces meter"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replaced_by",
+        help_text=_("A replacement meter starts from its own register; the old meter's last reading closes it."),
+    )
 
     history = HistoricalRecords()
 

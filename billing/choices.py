@@ -1,0 +1,60 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TariffCategoryChoices(models.TextChoices):
+    LARGE_INDUSTRY = "large_industry", _("Large industry (two-part)")
+    COMMERCIAL = "commercial", _("General commercial (single-part)")
+    RESIDENTIAL = "residential", _("Residential")
+
+
+class MeterReadingSourceChoices(models.TextChoices):
+    AMI = "ami", _("Automatic (AMI)")
+    MANUAL = "manual", _("Manual")
+    ESTIMATED = "estimated", _("Estimated")
+
+
+class BillKindChoices(models.TextChoices):
+    MONTHLY = "monthly", _("Monthly bill")
+    IMPORTED = "imported", _("Imported bill")
+
+
+class BillStatusChoices(models.TextChoices):
+    ISSUED = "issued", _("Issued")
+    PARTLY_PAID = "partly_paid", _("Partly paid")
+    PAID = "paid", _("Paid")
+
+
+class BillLineKindChoices(models.TextChoices):
+    BASIC_CAPACITY = "basic_capacity", _("Basic charge (capacity)")
+    BASIC_DEMAND = "basic_demand", _("Basic charge (demand)")
+    BASIC_DEMAND_EXCESS = "basic_demand_excess", _("Basic charge (demand above 105%, doubled)")
+    ENERGY_CRITICAL_PEAK = "energy_critical_peak", _("Energy, critical peak")
+    ENERGY_PEAK = "energy_peak", _("Energy, peak")
+    ENERGY_FLAT = "energy_flat", _("Energy, flat")
+    ENERGY_VALLEY = "energy_valley", _("Energy, valley")
+    POWER_FACTOR = "power_factor", _("Power-factor adjustment")
+    FUNDS = "funds", _("Government funds and surcharges")
+    INSTALMENT_CREDIT = "instalment_credit", _("Instalments already paid")
+    OTHER = "other", _("Other")
+
+
+class BillingRunStatusChoices(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class PaymentChannelChoices(models.TextChoices):
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    ONLINE_BANKING = "online_banking", _("Online banking")
+    SELF_SERVICE = "self_service", _("Self-service terminal")
+    MOBILE = "mobile", _("Mobile payment (WeChat Pay / Alipay)")
+    COUNTER = "counter", _("Counter")
+    PREPAID_CARD = "prepaid_card", _("Prepaid card")
+
+
+class PaymentStatusChoices(models.TextChoices):
+    POSTED = "posted", _("Posted")
+    REVERSED = "reversed", _("Reversed")

@@ -1,0 +1,470 @@
+"""Meter-reading ingestion: one validation path for the API, the CSV upload and the daily file.
+
+A batch is all or nothing. Each row is parsed in Python (so a malformed value is reported
+with its row and field), then checked against the archive and the stored readings:
+unknown meter, a (meter, date) sent twice in the batch with different values, a changed
+value for a stored (meter, date), a register lower than the previous reading or higher than
+the next stored one (a late reading slotting in between). Identical re-sends are counted as
+duplicates and skipped, so a retried batch is a no-op.
+
+PostgreSQL: the parsed rows are COPYed into a temporary staging table and validated and
+merged by set-based SQL (a few statements whatever the batch size). Elsewhere (SQLite, the
+embedded default) the same checks run in Python and rows are stored with bulk_create. Both
+paths return the same errors, in row order, and are exercised by the same tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import MeterPoint
+
+from ..choices import MeterReadingSourceChoices
+from ..models import MeterReading
+
+# Registers that only ever grow (cumulative); max demand is a per-day value and may fall.
+CUMULATIVE = ("total_kwh", "critical_peak_kwh", "peak_kwh", "flat_kwh", "valley_kwh", "reactive_kvarh")
+VALUES = (*CUMULATIVE, "max_demand_kw")
+REQUIRED = ("total_kwh", "peak_kwh", "flat_kwh", "valley_kwh", "reactive_kvarh", "max_demand_kw")
+SOURCES = set(MeterReadingSourceChoices.values)
+MAX_DIGITS = 13  # NUMERIC(16,3): 13 digits before the point
+
+
+@dataclass
+class RowError:
+    row: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "field": self.field, "message": self.message}
+
+
+@dataclass
+class IngestResult:
+    created: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class ReadingBatchError(Exception):
+    errors: list[RowError] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "; ".join(f"row {e.row} {e.field}: {e.message}" for e in self.errors[:5])
+
+
+@dataclass(slots=True)
+class _Row:
+    idx: int
+    meter_no: str
+    read_on: dt.date
+    values: tuple  # in VALUES order
+    source: str
+    meter_id: int | None = None
+
+
+def _parse_decimal(raw, name: str) -> Decimal:
+    if isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, int | str):
+        value = Decimal(str(raw).strip())
+    elif isinstance(raw, float):
+        value = Decimal(repr(raw))
+    else:
+        raise ValueError(_("must be a number"))
+    if not value.is_finite():
+        raise ValueError(_("must be a number"))
+    if value < 0:
+        raise ValueError(_("must not be negative"))
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -3:
+        raise ValueError(_("has more than 3 decimal places"))
+    if value.adjusted() >= MAX_DIGITS:
+        raise ValueError(_("is too large"))
+    return value
+
+
+def _parse(rows: Iterable[Mapping], today: dt.date) -> tuple[list[_Row], list[RowError]]:
+    parsed: list[_Row] = []
+    errors: list[RowError] = []
+    for idx, raw in enumerate(rows):
+        if not isinstance(raw, Mapping):
+            errors.append(RowError(idx, "non_field_errors", _("each row must be an object")))
+            continue
+        meter_no = raw.get("meter")
+        if meter_no in (None, ""):
+            errors.append(RowError(idx, "meter", _("this field is required")))
+            continue
+        meter_no = str(meter_no).strip()
+        read_on = raw.get("read_on")
+        try:
+            if isinstance(read_on, dt.datetime):
+                raise ValueError
+            if not isinstance(read_on, dt.date):
+                read_on = dt.date.fromisoformat(str(read_on).strip())
+        except (TypeError, ValueError):
+            errors.append(RowError(idx, "read_on", _("must be a date written YYYY-MM-DD")))
+            continue
+        if read_on > today:
+            errors.append(RowError(idx, "read_on", _("is in the future")))
+            continue
+        values = []
+        failed = False
+        for name in VALUES:
+            raw_value = raw.get(name)
+            if raw_value in (None, ""):
+                if name in REQUIRED:
+                    errors.append(RowError(idx, name, _("this register is missing")))
+                    failed = True
+                    break
+                raw_value = "0"
+            try:
+                values.append(_parse_decimal(raw_value, name))
+            except (ValueError, InvalidOperation) as exc:
+                message = str(exc) if isinstance(exc, ValueError) and str(exc) else _("must be a number")
+                errors.append(RowError(idx, name, message))
+                failed = True
+                break
+        if failed:
+            continue
+        source = str(raw.get("source") or MeterReadingSourceChoices.AMI).strip().lower()
+        if source not in SOURCES:
+            errors.append(
+                RowError(idx, "source", _("must be one of %(choices)s") % {"choices": ", ".join(sorted(SOURCES))})
+            )
+            continue
+        parsed.append(_Row(idx, meter_no, read_on, tuple(values), source))
+    return parsed, errors
+
+
+def _first_difference(a: tuple, b: tuple) -> str | None:
+    for name, x, y in zip(VALUES, a, b, strict=True):
+        if x != y:
+            return name
+    return None
+
+
+def _changed_message(name: str, stored) -> str:
+    return _("differs from the reading already stored for this meter and date (%(value)s)") % {"value": stored}
+
+
+def _in_batch_message(first_idx: int) -> str:
+    return _("conflicts with row %(row)d for the same meter and date") % {"row": first_idx}
+
+
+def _lower_message(name: str, other_date: dt.date, other_value) -> str:
+    return _("is lower than the previous reading of %(date)s (%(value)s)") % {"date": other_date, "value": other_value}
+
+
+def _higher_message(name: str, other_date: dt.date, other_value) -> str:
+    return _("is higher than the later reading of %(date)s (%(value)s)") % {"date": other_date, "value": other_value}
+
+
+def readings_ingest(
+    *, rows: Iterable[Mapping], today: dt.date | None = None, bulk_sql: bool | None = None
+) -> IngestResult:
+    """Validate and store a batch of readings, all or nothing. Raises ReadingBatchError.
+
+    `bulk_sql` chooses the path; by default COPY + SQL on PostgreSQL, Python elsewhere.
+    """
+    today = today or timezone.localdate()
+    parsed, errors = _parse(rows, today)
+    if bulk_sql is None:
+        bulk_sql = connection.vendor == "postgresql"
+    with transaction.atomic():
+        if bulk_sql:
+            # One ingestion at a time: two concurrent batches for the same meter could each
+            # pass the monotonic check against the other's absence.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext('gridcollect.readings'))")
+            result, more = _ingest_postgres(parsed, bool(errors))
+        else:
+            result, more = _ingest_python(parsed, bool(errors))
+        errors.extend(more)
+        if errors:
+            errors.sort(key=lambda e: (e.row, VALUES.index(e.field) if e.field in VALUES else -1))
+            transaction.set_rollback(True)
+            raise ReadingBatchError(errors)
+    return result
+
+
+# --- the Python path ------------------------------------------------------------------------
+
+
+def _ingest_python(parsed: list[_Row], has_errors: bool) -> tuple[IngestResult, list[RowError]]:
+    errors: list[RowError] = []
+    meters = dict(MeterPoint.objects.filter(meter_no__in={r.meter_no for r in parsed}).values_list("meter_no", "id"))
+    first: dict[tuple[int, dt.date], _Row] = {}
+    duplicates = 0
+    candidates: list[_Row] = []
+    for row in parsed:
+        row.meter_id = meters.get(row.meter_no)
+        if row.meter_id is None:
+            errors.append(RowError(row.idx, "meter", _("unknown meter %(meter)s") % {"meter": row.meter_no}))
+            continue
+        key = (row.meter_id, row.read_on)
+        earlier = first.get(key)
+        if earlier is None:
+            first[key] = row
+            continue
+        differs = _first_difference(row.values, earlier.values)
+        if differs:
+            errors.append(RowError(row.idx, differs, _in_batch_message(earlier.idx)))
+        else:
+            duplicates += 1
+
+    bounds: dict[int, list[dt.date]] = {}
+    for meter_id, read_on in first:
+        low_high = bounds.setdefault(meter_id, [read_on, read_on])
+        low_high[0] = min(low_high[0], read_on)
+        low_high[1] = max(low_high[1], read_on)
+    existing = _existing_neighbours(bounds)
+    stored = {(r[0], r[1]): r for r in existing}
+    for key, row in first.items():
+        found = stored.get(key)
+        if found is None:
+            candidates.append(row)
+            continue
+        differs = _first_difference(row.values, found[2])
+        if differs:
+            errors.append(RowError(row.idx, differs, _changed_message(differs, found[2][VALUES.index(differs)])))
+        else:
+            duplicates += 1
+
+    # Merge stored neighbours and candidates per meter, in date order, and compare neighbours.
+    sequence: dict[int, list[tuple[dt.date, tuple, _Row | None]]] = {}
+    for meter_id, read_on, values in existing:
+        sequence.setdefault(meter_id, []).append((read_on, values, None))
+    for row in candidates:
+        sequence.setdefault(row.meter_id, []).append((row.read_on, row.values, row))
+    for items in sequence.values():
+        items.sort(key=lambda item: item[0])
+        for position, (_read_on, values, row) in enumerate(items):
+            if row is None:
+                continue
+            error = None
+            if position > 0:
+                prev_date, prev_values, _prev = items[position - 1]
+                for i, name in enumerate(CUMULATIVE):
+                    if values[i] < prev_values[i]:
+                        error = RowError(row.idx, name, _lower_message(name, prev_date, prev_values[i]))
+                        break
+            if error is None and position + 1 < len(items) and items[position + 1][2] is None:
+                next_date, next_values, _next = items[position + 1]
+                for i, name in enumerate(CUMULATIVE):
+                    if values[i] > next_values[i]:
+                        error = RowError(row.idx, name, _higher_message(name, next_date, next_values[i]))
+                        break
+            if error:
+                errors.append(error)
+    if errors or has_errors:
+        return IngestResult(), errors
+    MeterReading.objects.bulk_create(
+        [
+            MeterReading(
+                meter_id=row.meter_id,
+                read_on=row.read_on,
+                source=row.source,
+                **dict(zip(VALUES, row.values, strict=True)),
+            )
+            for row in candidates
+        ],
+        batch_size=2000,
+    )
+    return IngestResult(created=len(candidates), duplicates=duplicates), []
+
+
+def _existing_neighbours(bounds: dict[int, list[dt.date]]) -> list[tuple[int, dt.date, tuple]]:
+    """Stored readings of each meter within its batch range, plus the one just before and after."""
+    found: list[tuple[int, dt.date, tuple]] = []
+    fields = ("meter_id", "read_on", *VALUES)
+    ids = list(bounds)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        low = min(bounds[m][0] for m in chunk)
+        high = max(bounds[m][1] for m in chunk)
+        for row in MeterReading.objects.filter(meter_id__in=chunk, read_on__range=(low, high)).values_list(*fields):
+            meter_id, read_on = row[0], row[1]
+            if bounds[meter_id][0] <= read_on <= bounds[meter_id][1]:
+                found.append((meter_id, read_on, tuple(row[2:])))
+        for meter_id in chunk:
+            low_m, high_m = bounds[meter_id]
+            before = (
+                MeterReading.objects.filter(meter_id=meter_id, read_on__lt=low_m)
+                .order_by("-read_on")
+                .values_list(*fields)[:1]
+            )
+            after = (
+                MeterReading.objects.filter(meter_id=meter_id, read_on__gt=high_m)
+                .order_by("read_on")
+                .values_list(*fields)[:1]
+            )
+            for row in (*before, *after):
+                found.append((row[0], row[1], tuple(row[2:])))
+    return found
+
+
+# --- the PostgreSQL path --------------------------------------------------------------------
+
+_STAGE_COLUMNS = ("idx", "meter_no", "read_on", *VALUES, "source")
+
+
+def _copy_text(parsed: list[_Row]) -> bytes:
+    buffer = io.StringIO()
+    write = buffer.write
+    for row in parsed:
+        values = "\t".join(str(v) for v in row.values)
+        write(f"{row.idx}\t{row.meter_no}\t{row.read_on.isoformat()}\t{values}\t{row.source}\n")
+    return buffer.getvalue().encode()
+
+
+def _ingest_postgres(parsed: list[_Row], has_errors: bool) -> tuple[IngestResult, list[RowError]]:
+    errors: list[RowError] = []
+    table = MeterReading._meta.db_table
+    meter_table = MeterPoint._meta.db_table
+    with connection.cursor() as cursor:
+        # Dropped first as well: inside an outer transaction (a savepoint) ON COMMIT has not run yet.
+        cursor.execute("DROP TABLE IF EXISTS reading_stage")
+        cursor.execute(
+            """
+            CREATE TEMP TABLE reading_stage (
+                idx integer, meter_no text, read_on date,
+                total_kwh numeric(16,3), critical_peak_kwh numeric(16,3), peak_kwh numeric(16,3),
+                flat_kwh numeric(16,3), valley_kwh numeric(16,3), reactive_kvarh numeric(16,3),
+                max_demand_kw numeric(12,3), source text, meter_id bigint, first_idx integer
+            ) ON COMMIT DROP
+            """
+        )
+        raw = cursor.cursor
+        with raw.copy(f"COPY reading_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+            data = _copy_text(parsed)
+            for start in range(0, len(data), 8 << 20):
+                copy.write(data[start : start + (8 << 20)])
+        # Resolve meters and the first row of each (meter, date) in one pass.
+        cursor.execute(
+            f"""
+            UPDATE reading_stage s SET meter_id = m.id FROM {meter_table} m WHERE m.meter_no = s.meter_no;
+            UPDATE reading_stage s SET first_idx = f.first_idx
+              FROM (SELECT meter_id, read_on, min(idx) AS first_idx FROM reading_stage
+                    WHERE meter_id IS NOT NULL GROUP BY meter_id, read_on) f
+             WHERE s.meter_id = f.meter_id AND s.read_on = f.read_on;
+            ANALYZE reading_stage;
+            """
+        )
+        cursor.execute("SELECT idx, meter_no FROM reading_stage WHERE meter_id IS NULL")
+        for idx, meter_no in cursor.fetchall():
+            errors.append(RowError(idx, "meter", _("unknown meter %(meter)s") % {"meter": meter_no}))
+
+        differs_sql = " ".join(f"WHEN a.{n} IS DISTINCT FROM b.{n} THEN '{n}'" for n in VALUES)
+        cursor.execute(
+            f"""
+            SELECT a.idx, CASE {differs_sql} END AS field, b.idx
+              FROM reading_stage a JOIN reading_stage b ON b.idx = a.first_idx
+             WHERE a.idx <> a.first_idx
+            """
+        )
+        in_batch_duplicates = 0
+        for idx, field_name, first_idx in cursor.fetchall():
+            if field_name:
+                errors.append(RowError(idx, field_name, _in_batch_message(first_idx)))
+            else:
+                in_batch_duplicates += 1
+
+        stored_columns = ", ".join(f"r.{n}" for n in VALUES)
+        cursor.execute(
+            f"""
+            SELECT s.idx, CASE {differs_sql.replace("a.", "s.").replace("b.", "r.")} END, {stored_columns}
+              FROM reading_stage s JOIN {table} r ON r.meter_id = s.meter_id AND r.read_on = s.read_on
+             WHERE s.idx = s.first_idx
+            """
+        )
+        stored_duplicates = 0
+        for idx, field_name, *stored in cursor.fetchall():
+            if field_name:
+                errors.append(RowError(idx, field_name, _changed_message(field_name, stored[VALUES.index(field_name)])))
+            else:
+                stored_duplicates += 1
+
+        # Candidates: first rows not already stored. Neighbours: stored readings of the same
+        # meters inside each meter's batch range, and the one just before and just after it.
+        cumulative = ", ".join(CUMULATIVE)
+        lag_checks = " ".join(
+            f"WHEN {n} < lag({n}) OVER w THEN '{n}|' || (lag(read_on) OVER w)::text || '|' || (lag({n}) OVER w)::text"
+            for n in CUMULATIVE
+        )
+        lead_checks = " ".join(
+            f"WHEN {n} > lead({n}) OVER w "
+            f"THEN '{n}|' || (lead(read_on) OVER w)::text || '|' || (lead({n}) OVER w)::text"
+            for n in CUMULATIVE
+        )
+        cursor.execute(
+            f"""
+            WITH candidates AS (
+                SELECT s.idx, s.meter_id, s.read_on, {", ".join("s." + n for n in CUMULATIVE)}
+                  FROM reading_stage s
+                 WHERE s.idx = s.first_idx
+                   AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.meter_id = s.meter_id AND r.read_on = s.read_on)
+            ),
+            bounds AS (
+                SELECT meter_id, min(read_on) AS low, max(read_on) AS high FROM candidates GROUP BY meter_id
+            ),
+            neighbours AS (
+                SELECT NULL::integer AS idx, r.meter_id, r.read_on, {", ".join("r." + n for n in CUMULATIVE)}
+                  FROM bounds b JOIN {table} r ON r.meter_id = b.meter_id AND r.read_on BETWEEN b.low AND b.high
+                UNION ALL
+                SELECT NULL, p.meter_id, p.read_on, {", ".join("p." + n for n in CUMULATIVE)}
+                  FROM bounds b CROSS JOIN LATERAL (
+                      SELECT * FROM {table} r WHERE r.meter_id = b.meter_id AND r.read_on < b.low
+                      ORDER BY r.read_on DESC LIMIT 1) p
+                UNION ALL
+                SELECT NULL, n.meter_id, n.read_on, {", ".join("n." + n for n in CUMULATIVE)}
+                  FROM bounds b CROSS JOIN LATERAL (
+                      SELECT * FROM {table} r WHERE r.meter_id = b.meter_id AND r.read_on > b.high
+                      ORDER BY r.read_on LIMIT 1) n
+            ),
+            merged AS (
+                SELECT idx, meter_id, read_on, {cumulative} FROM candidates
+                UNION ALL
+                SELECT idx, meter_id, read_on, {cumulative} FROM neighbours
+            ),
+            checked AS (
+                SELECT idx,
+                       CASE {lag_checks} END AS lower_than_previous,
+                       CASE WHEN lead(idx) OVER w IS NULL AND lead(read_on) OVER w IS NOT NULL THEN
+                           CASE {lead_checks} END END AS higher_than_next
+                  FROM merged
+                WINDOW w AS (PARTITION BY meter_id ORDER BY read_on)
+            )
+            SELECT idx, lower_than_previous, higher_than_next FROM checked
+             WHERE idx IS NOT NULL AND (lower_than_previous IS NOT NULL OR higher_than_next IS NOT NULL)
+            """
+        )
+        for idx, lower, higher in cursor.fetchall():
+            name, other_date, other_value = (lower or higher).split("|")
+            other_date = dt.date.fromisoformat(other_date)
+            make = _lower_message if lower else _higher_message
+            errors.append(RowError(idx, name, make(name, other_date, Decimal(other_value))))
+
+        if errors or has_errors:
+            return IngestResult(), errors
+        columns = ", ".join(("meter_id", "read_on", *VALUES, "source"))
+        cursor.execute(
+            f"""
+            INSERT INTO {table} ({columns}, received_at)
+            SELECT {columns}, %s FROM reading_stage s
+             WHERE s.idx = s.first_idx
+               AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.meter_id = s.meter_id AND r.read_on = s.read_on)
+            """,
+            [timezone.now()],
+        )
+        created = cursor.rowcount
+    return IngestResult(created=created, duplicates=in_batch_duplicates + stored_duplicates), []
