@@ -49,8 +49,8 @@ bench: venv
 	$(PY) scripts/testenv.py --require-services -- $(PY) bench/run.py
 
 messages: venv
-	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --no-location -i ".venv/*" -i "static/*"
-	$(PY) manage.py compilemessages -l zh_Hans
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --no-location -i ".venv/*" -i "static/*" -i "bench/*" -i "tests/*"
+	$(PY) manage.py compilemessages -l zh_Hans -i .venv
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
