@@ -123,7 +123,12 @@ def test_bad_rows_name_their_row_and_field_and_nothing_is_stored(ingest, meters,
 
 def test_every_bad_row_is_reported_in_row_order(ingest, meters):
     ingest([row(day="2026-11-01", total="1000")])
-    batch = [row(day="2026-11-02", total="900"), row(meter="X"), row("M-2", read_on="bad"), row(day="2026-11-01", total="5")]
+    batch = [
+        row(day="2026-11-02", total="900"),
+        row(meter="X"),
+        row("M-2", read_on="bad"),
+        row(day="2026-11-01", total="5"),
+    ]
     with pytest.raises(ReadingBatchError) as info:
         ingest(batch)
     assert errors_of(info) == [(0, "total_kwh"), (1, "meter"), (2, "read_on"), (3, "total_kwh")]
@@ -132,5 +137,5 @@ def test_every_bad_row_is_reported_in_row_order(ingest, meters):
 def test_a_replacement_meter_starts_from_its_own_register(ingest, meters):
     old = meters[0]
     ingest([row(day="2026-11-01", total="98000")])
-    new = MeterPointFactory(meter_no="M-1B", customer=old.customer, replaces=old)
+    MeterPointFactory(meter_no="M-1B", customer=old.customer, replaces=old)
     assert ingest([row("M-1B", "2026-11-02", total="0"), row("M-1B", "2026-11-03", total="25")]).created == 2
