@@ -329,6 +329,11 @@ class PenaltyAccrual(models.Model):
     cross_year = models.BooleanField(_("carried across a year end"), default=False)
     exact_amount = models.DecimalField(_("exact amount"), max_digits=18, decimal_places=6)
     amount = models.DecimalField(_("amount"), **MONEY)
+    is_correction = models.BooleanField(
+        _("recalculation"),
+        default=False,
+        help_text=_("Written when a back-dated payment or a reversal changes the principal of days already accrued."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -337,7 +342,9 @@ class PenaltyAccrual(models.Model):
         ordering = ["bill", "accrued_on"]
         constraints = [
             # The accrual job is idempotent per day: a second run finds the row and adds nothing.
-            models.UniqueConstraint(fields=["bill", "accrued_on"], name="penalty_one_per_bill_day"),
+            models.UniqueConstraint(
+                fields=["bill", "accrued_on"], condition=Q(is_correction=False), name="penalty_one_per_bill_day"
+            ),
         ]
 
     def __str__(self) -> str:

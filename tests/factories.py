@@ -80,3 +80,25 @@ class ServiceVisitFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory)
     visited_on = factory.Faker("date_this_year")
     kind = "routine"
+
+
+def make_bill(customer, total, due_on, *, issued_on=None, period=None, number=None):
+    """An issued bill with one line of `total` (for ledger tests that do not need readings)."""
+    import datetime as dt
+
+    from billing.models import Bill, BillLine
+
+    due = dt.date.fromisoformat(due_on) if isinstance(due_on, str) else due_on
+    issued = issued_on or due - dt.timedelta(days=15)
+    period = period or f"{issued.year}-{issued.month:02d}"
+    bill = Bill.objects.create(
+        customer=customer,
+        period=period,
+        kind="imported",
+        number=number or f"T-{customer.account_no}-{due.isoformat()}",
+        issued_on=issued,
+        due_on=due,
+        total=Decimal(total),
+    )
+    BillLine.objects.create(bill=bill, kind="other", amount=Decimal(total))
+    return bill

@@ -1,0 +1,89 @@
+"""Reads of billing facts, used by billing's services and by the floors above.
+
+Outstanding amounts are always derived from the immutable rows (bill total, adjustment
+notes, penalty accruals and waivers, allocations), never stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from customers.models import Customer
+
+from .models import AdjustmentNote, Bill, Payment, PaymentAllocation, PenaltyAccrual, PenaltyWaiver
+
+ZERO = Decimal("0.00")
+_MONEY = DecimalField(max_digits=16, decimal_places=2)
+
+
+def _sum(model, value: str, *conditions: Q, **filters) -> Coalesce:
+    rows = (
+        model.objects.filter(*conditions, bill=OuterRef("pk"), **filters)
+        .values("bill")
+        .annotate(s=Sum(value))
+        .values("s")
+    )
+    return Coalesce(Subquery(rows, output_field=_MONEY), Value(ZERO), output_field=_MONEY)
+
+
+def bills_with_balances(
+    queryset: QuerySet[Bill] | None = None, *, before: dt.date | None = None, penalty_through: dt.date | None = None
+) -> QuerySet[Bill]:
+    """Bills annotated with `principal_due` and `penalty_due` (one subquery each, no join fan-out).
+
+    With `before`, only what had happened before that day counts: the principal on which
+    that day's penalty accrues (a payment on day D lowers the accrual from D + 1).
+    With `penalty_through`, penalty days after that date are left out: what a payment
+    received on that day owes first (a back-dated payment does not pay later days' penalty)."""
+    queryset = Bill.objects.all() if queryset is None else queryset
+    adj = {"created_at__date__lt": before} if before else {}
+    alloc = {"allocated_on__lt": before} if before else {}
+    penalty_days = (Q(is_correction=True) | Q(accrued_on__lte=penalty_through),) if penalty_through else ()
+    return queryset.annotate(
+        adjustments_total=_sum(AdjustmentNote, "amount", **adj),
+        principal_paid=_sum(PaymentAllocation, "principal", **alloc),
+        penalty_paid=_sum(PaymentAllocation, "penalty", **alloc),
+        penalty_accrued=_sum(PenaltyAccrual, "amount", *penalty_days),
+        penalty_exact=_sum(PenaltyAccrual, "exact_amount"),
+        penalty_waived=_sum(PenaltyWaiver, "amount"),
+    ).annotate(
+        principal_due=F("total") + F("adjustments_total") - F("principal_paid"),
+        penalty_due=F("penalty_accrued") - F("penalty_waived") - F("penalty_paid"),
+    )
+
+
+def open_bills(customer: Customer, *, as_of: dt.date | None = None) -> QuerySet[Bill]:
+    """The customer's bills with anything left to pay, oldest due first (Civil Code Art. 560)."""
+    return (
+        bills_with_balances(Bill.objects.filter(customer=customer), penalty_through=as_of)
+        .filter(Q(principal_due__gt=0) | Q(penalty_due__gt=0))
+        .order_by("due_on", "id")
+    )
+
+
+def payment_unallocated(queryset: QuerySet[Payment] | None = None) -> QuerySet[Payment]:
+    """Payments annotated with `unallocated`: the credit they still carry."""
+    queryset = Payment.objects.all() if queryset is None else queryset
+    allocated = (
+        PaymentAllocation.objects.filter(payment=OuterRef("pk"))
+        .values("payment")
+        .annotate(s=Sum(F("principal") + F("penalty")))
+        .values("s")
+    )
+    return queryset.annotate(
+        allocated=Coalesce(Subquery(allocated, output_field=_MONEY), Value(ZERO), output_field=_MONEY)
+    ).annotate(unallocated=F("amount") - F("allocated"))
+
+
+def customer_credit(customer: Customer) -> Decimal:
+    """Money received and not yet applied to any bill (overpayment kept as credit)."""
+    rows = payment_unallocated(Payment.objects.filter(customer=customer, status="posted"))
+    return sum((p.unallocated for p in rows if p.unallocated > 0), ZERO)
+
+
+def has_open_bills():
+    return Exists(bills_with_balances(Bill.objects.filter(customer=OuterRef("pk"))).filter(principal_due__gt=0))
