@@ -440,23 +440,3 @@ class PaymentAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_id}→{self.bill_id} {self.penalty}+{self.principal}"
-
-
-class IdempotencyRecord(models.Model):
-    """The first answer to a request sent with an `Idempotency-Key`, replayed on retries."""
-
-    key = models.CharField(max_length=128)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    endpoint = models.CharField(max_length=100)
-    request_hash = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "endpoint", "key"], name="idempotency_unique_key"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.endpoint} {self.key}"

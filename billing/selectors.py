@@ -13,6 +13,7 @@ from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Sub
 from django.db.models.functions import Coalesce
 
 from customers.models import Customer
+from customers.selectors import customers_visible_to
 
 from .models import AdjustmentNote, Bill, Payment, PaymentAllocation, PenaltyAccrual, PenaltyWaiver
 
@@ -87,3 +88,7 @@ def customer_credit(customer: Customer) -> Decimal:
 
 def has_open_bills():
     return Exists(bills_with_balances(Bill.objects.filter(customer=OuterRef("pk"))).filter(principal_due__gt=0))
+
+
+def bills_visible_to(user) -> QuerySet[Bill]:
+    return Bill.objects.filter(customer__in=customers_visible_to(user))

@@ -7,6 +7,7 @@ them; `test.py` adapts them for the test suite.
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from .env import env_bool, env_database, env_int, env_list, env_redis_url, env_str
@@ -152,7 +153,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "RegionKindEnum": "customers.choices.RegionKindChoices",
+        "ServiceVisitKindEnum": "customers.choices.ServiceVisitKindChoices",
+        "BillKindEnum": "billing.choices.BillKindChoices",
+        "BillLineKindEnum": "billing.choices.BillLineKindChoices",
+        "BillStatusEnum": "billing.choices.BillStatusChoices",
+        "BillingRunStatusEnum": "billing.choices.BillingRunStatusChoices",
+        "PaymentStatusEnum": "billing.choices.PaymentStatusChoices",
+        "PaymentChannelEnum": "billing.choices.PaymentChannelChoices",
+    },
 }
 
 # Celery. Without a broker (the embedded default) tasks run in-process, so a laptop needs no Redis.
@@ -172,7 +182,16 @@ CELERY_TASK_ROUTES = {
     "billing.tasks.billing_run*": {"queue": "batch"},
     "*.tasks.batch_*": {"queue": "batch"},
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Yesterday's penalties, early, before collectors start the day (Asia/Shanghai).
+    "accrue-penalties": {
+        "task": "billing.tasks.batch_accrue_penalties",
+        "schedule": crontab(hour=1, minute=30),
+    },
+}
+
+# Largest reading batch one API request may carry (the daily file goes through import_readings).
+READINGS_MAX_BATCH = env_int("READINGS_MAX_BATCH", 50000)
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

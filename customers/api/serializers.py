@@ -1,9 +1,12 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.models import Contact, Customer, MeterPoint, Region, ServiceVisit
 from customers.selectors import customers_visible_to, regions_visible_to, staff_assignable_by
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class ScopedCustomerField(serializers.SlugRelatedField):
     """A customer named by account number, among those the requesting user may see."""
 

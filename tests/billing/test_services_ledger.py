@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from billing.models import Bill, PenaltyAccrual, Payment
+from billing.models import Bill, Payment, PenaltyAccrual
 from billing.selectors import bills_with_balances, customer_credit
 from billing.services.payments import DuplicatePayment, credit_apply, payment_record, payment_reverse
 from billing.services.penalties import penalties_accrue, penalty_waive

@@ -1,0 +1,23 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from .views import (
+    BillingRunViewSet,
+    BillViewSet,
+    CustomerStatementApi,
+    MeterReadingViewSet,
+    PaymentViewSet,
+    TariffViewSet,
+)
+
+router = DefaultRouter()
+router.register("tariffs", TariffViewSet, basename="tariff")
+router.register("readings", MeterReadingViewSet, basename="reading")
+router.register("bills", BillViewSet, basename="bill")
+router.register("billing-runs", BillingRunViewSet, basename="billing-run")
+router.register("payments", PaymentViewSet, basename="payment")
+
+urlpatterns = [
+    path("customers/<str:account_no>/statement/", CustomerStatementApi.as_view(), name="customer-statement"),
+    *router.urls,
+]

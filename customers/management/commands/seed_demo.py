@@ -1,0 +1,108 @@
+"""`manage.py seed_demo`: load the demo portfolio and demo users (customers.demo)."""
+
+import time
+import unicodedata
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from customers.demo import DEMO_PASSWORD, DemoLogin, demo_logins, demo_portfolio_seed
+from customers.models import Customer
+
+# Above this many collectors the login table shows the first few per area and counts the rest.
+_COLLECTOR_ROWS_SHOWN = 24
+
+
+def _width(text: str) -> int:
+    """Columns the text takes in a terminal: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a believable demo portfolio of large customers (regions, customers, meter points, contacts, "
+        "service visits) and demo users, the same for the same --seed. If the database already has customers, "
+        "the new customers are ADDED: the demo region tree and each area's collectors are reused, and account "
+        "and meter numbers continue after the highest existing ones, so they never collide. Use --if-empty to "
+        "do nothing in that case. Demo users (password 'gridcollect-demo') are refused where the settings set "
+        "DEMO_USERS_ALLOWED = False, as production does; --no-users then loads the portfolio alone."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--customers", type=int, default=300, help="customers to create (default 300)")
+        parser.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="do nothing (except list the demo logins) when the database already has customers",
+        )
+        parser.add_argument("--no-users", action="store_true", help="create no users; customers stay unassigned")
+
+    def handle(self, *args, customers: int, seed: int, if_empty: bool, no_users: bool, **options):
+        if not 0 <= customers <= 1_000_000:
+            raise CommandError("--customers must be between 0 and 1,000,000.")
+        existing = Customer.objects.count()
+        if if_empty and existing:
+            self.stdout.write(f"The database already has {existing} customers: no demo data loaded (--if-empty).")
+            if settings.DEMO_USERS_ALLOWED:
+                self._print_logins(demo_logins())
+            return
+        if not no_users and not settings.DEMO_USERS_ALLOWED:
+            raise CommandError(
+                "These settings do not allow demo users (DEMO_USERS_ALLOWED = False, as in production): "
+                "they would have a publicly known password. Run with --no-users to load only the portfolio."
+            )
+
+        started = time.perf_counter()
+        result = demo_portfolio_seed(customers=customers, seed=seed, with_users=not no_users)
+        elapsed = time.perf_counter() - started
+
+        if not no_users:
+            self._print_logins(demo_logins())
+        if existing:
+            self.stdout.write(f"Added to the {existing} customers already in the database.")
+        share = f"{result.important / result.customers:.0%}" if result.customers else "-"
+        industries = ", ".join(f"{name} {n}" for name, n in result.industries.most_common())
+        modes = ", ".join(f"{name} {n}" for name, n in result.settlement_modes.most_common())
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seed {seed}: {result.customers} customers ({result.important} important users, {share}), "
+                f"{result.meter_points} meter points, {result.contacts} contacts, "
+                f"{result.service_visits} service visits, {result.regions_created} regions and "
+                f"{result.users_created} users created in {elapsed:.1f} s."
+            )
+        )
+        if result.customers:
+            self.stdout.write(f"Industries: {industries}")
+            self.stdout.write(f"Settlement modes: {modes}")
+
+    def _print_logins(self, logins: list[DemoLogin]) -> None:
+        if not logins:
+            self.stdout.write("No demo users in the database.")
+            return
+        collectors = [login for login in logins if login.role == "collector"]
+        shown = logins
+        if len(collectors) > _COLLECTOR_ROWS_SHOWN:
+            # The first two collectors of each area are enough to try the scoping; the rest are alike.
+            per_scope: dict[str, int] = {}
+            shown = []
+            for login in logins:
+                if login.role == "collector":
+                    area = login.scope.split(" in ", 1)[-1]
+                    per_scope[area] = per_scope.get(area, 0) + 1
+                    if per_scope[area] > 2:
+                        continue
+                shown.append(login)
+        header = DemoLogin("username", "role", "scope")
+        widths = [max(_width(getattr(row, col)) for row in [header, *shown]) for col in ("username", "role")]
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+        for row in [header, *shown]:
+            self.stdout.write(f"  {_pad(row.username, widths[0])}  {_pad(row.role, widths[1])}  {row.scope}")
+        hidden = len(logins) - len(shown)
+        if hidden:
+            self.stdout.write(f"  ... and {hidden} more collectors, each with the customers of one area.")
+        self.stdout.write("")
