@@ -1,7 +1,7 @@
 """One FilterSet per model, shared by the REST API and the htmx list pages (STYLE.md)."""
 
 import django_filters
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from .choices import (
@@ -55,12 +55,11 @@ class CustomerFilterSet(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
+        # Exists rather than a join: a join on meters would need DISTINCT over whole rows.
+        by_meter = Exists(MeterPoint.objects.filter(customer=OuterRef("pk"), meter_no__iexact=value))
         return queryset.filter(
-            Q(account_no__icontains=value)
-            | Q(name__icontains=value)
-            | Q(uscc__iexact=value)
-            | Q(meter_points__meter_no__iexact=value)
-        ).distinct()
+            Q(account_no__icontains=value) | Q(name__icontains=value) | Q(uscc__iexact=value) | by_meter
+        )
 
     def filter_region(self, queryset, name, value):
         # A district selects every area below it.

@@ -170,11 +170,12 @@ def _higher_message(name: str, other_date: dt.date, other_value) -> str:
 
 
 def readings_ingest(
-    *, rows: Iterable[Mapping], today: dt.date | None = None, bulk_sql: bool | None = None
+    *, rows: Iterable[Mapping], today: dt.date | None = None, bulk_sql: bool | None = None, dry_run: bool = False
 ) -> IngestResult:
     """Validate and store a batch of readings, all or nothing. Raises ReadingBatchError.
 
     `bulk_sql` chooses the path; by default COPY + SQL on PostgreSQL, Python elsewhere.
+    `dry_run` validates and counts what would be stored, and stores nothing.
     """
     today = today or timezone.localdate()
     parsed, errors = _parse(rows, today)
@@ -190,6 +191,8 @@ def readings_ingest(
         else:
             result, more = _ingest_python(parsed, bool(errors))
         errors.extend(more)
+        if dry_run:
+            transaction.set_rollback(True)
         if errors:
             errors.sort(key=lambda e: (e.row, VALUES.index(e.field) if e.field in VALUES else -1))
             transaction.set_rollback(True)
