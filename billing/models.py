@@ -440,3 +440,31 @@ class PaymentAllocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_id}→{self.bill_id} {self.penalty}+{self.principal}"
+
+
+class ReadingUpload(models.Model):
+    """A CSV of readings uploaded by staff: validated first (the row report), stored on confirm."""
+
+    class Status(models.TextChoices):
+        VALIDATED = "validated", _("Checked, not yet stored")
+        REJECTED = "rejected", _("Rejected")
+        IMPORTED = "imported", _("Stored")
+
+    file_name = models.CharField(_("file name"), max_length=200)
+    content = models.TextField(_("content"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    new_readings = models.PositiveIntegerField(_("new readings"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    imported_at = models.DateTimeField(_("stored at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reading upload")
+        verbose_name_plural = _("reading uploads")
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return self.file_name

@@ -3,9 +3,11 @@ customer outside the user's scope is a 404, exactly like one that does not exist
 
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -119,6 +121,7 @@ def customer_detail(request, account_no: str):
         "contacts": customer.contacts.order_by("name"),
         "visits": customer.service_visits.select_related("staff")[:50],
         "history": customer.history.select_related("history_user")[:20],
+        "panels": [(reverse(name, args=[customer.account_no]), title) for name, title in settings.CUSTOMER_PAGE_PANELS],
         "can_edit": can_edit_archive(request.user),
         "can_log": can_log_contact_work(request.user),
     }

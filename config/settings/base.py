@@ -190,6 +190,23 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# The main menu: (URL name, label, roles that see it or None for every role). Which rows a
+# page shows is still decided by the page's own scoping; this only hides what a role cannot use.
+NAVIGATION = [
+    ("customers:list", _("Customers"), None),
+    ("billing:bill_list", _("Bills"), None),
+    ("billing:payment_list", _("Payments"), None),
+    ("billing:runs", _("Billing runs"), ["manager", "system"]),
+    ("billing:reading_upload", _("Upload readings"), ["manager", "system"]),
+    ("swagger-ui", _("API"), ["manager", "system"]),
+]
+
+# Panels of the customer page served by the apps above the archive (DESIGN.md "Floors"):
+# (URL name taking the account number, title). The archive's page loads each with htmx.
+CUSTOMER_PAGE_PANELS = [
+    ("billing:customer_panel", _("Bills and payments")),
+]
+
 # Largest reading batch one API request may carry (the daily file goes through import_readings).
 READINGS_MAX_BATCH = env_int("READINGS_MAX_BATCH", 50000)
 

@@ -1,3 +1,5 @@
+from decimal import Decimal, InvalidOperation
+
 from django import template
 
 register = template.Library()
@@ -37,3 +39,39 @@ def person(user) -> str:
     if user is None:
         return "—"
     return user.get_full_name() or user.username
+
+
+@register.filter
+def money(value) -> str:
+    """¥ with thousands separators and two decimals (the same in both languages)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return str(value)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}¥{abs(amount):,.2f}"
+
+
+@register.filter
+def kwh(value) -> str:
+    if value is None:
+        return "—"
+    return f"{Decimal(value):,.0f}"
+
+
+@register.filter
+def permille(value) -> str:
+    """A daily rate as per mille (0.002 → 2‰)."""
+    if value is None:
+        return "—"
+    return f"{(Decimal(value) * 1000).normalize():f}‰"
+
+
+@register.filter
+def percent(value) -> str:
+    """A fraction as a percentage with two decimals (−0.0075 → −0.75%)."""
+    if value is None:
+        return "—"
+    return f"{Decimal(value) * 100:.2f}%"

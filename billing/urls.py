@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+app_name = "billing"
+
+urlpatterns = [
+    path("bills/", views.bill_list, name="bill_list"),
+    path("bills/export.csv", views.bill_export, name="bill_export"),
+    path("bills/<int:pk>/", views.bill_detail, name="bill_detail"),
+    path("bills/<int:pk>/waive/", views.bill_waive, name="bill_waive"),
+    path("bills/<int:pk>/adjust/", views.bill_adjust_view, name="bill_adjust"),
+    path("customers/<str:account_no>/statement/", views.statement, name="statement"),
+    path("customers/<str:account_no>/panel/", views.customer_panel, name="customer_panel"),
+    path("payments/", views.payment_list, name="payment_list"),
+    path("payments/new/", views.payment_create, name="payment_create"),
+    path("payments/<int:pk>/reverse/", views.payment_reverse_view, name="payment_reverse"),
+    path("runs/", views.billing_runs, name="runs"),
+    path("readings/upload/", views.reading_upload, name="reading_upload"),
+    path("readings/upload/<int:pk>/store/", views.reading_upload_store, name="reading_upload_store"),
+]
