@@ -5,7 +5,7 @@ import datetime as dt
 from celery import shared_task
 from django.utils import timezone
 
-from .services.bills import billing_run_execute
+from .services.bills import billing_run_execute, billing_run_start
 from .services.penalties import penalties_accrue
 
 
@@ -19,3 +19,13 @@ def billing_run_task(run_id: int) -> int:
 def accrue_penalties_task(date: str | None = None) -> int:
     day = dt.date.fromisoformat(date) if date else timezone.localdate() - dt.timedelta(days=1)
     return penalties_accrue(through=day)
+
+
+@shared_task(name="billing.tasks.batch_monthly_billing")
+def monthly_billing_task(date: str | None = None) -> int:
+    """On the 1st, bill the month that just ended: every reading day of it (1–28 and month
+    end) has passed by then. Starting the run twice finds the same run (one per period)."""
+    today = dt.date.fromisoformat(date) if date else timezone.localdate()
+    last_month = today.replace(day=1) - dt.timedelta(days=1)
+    run = billing_run_start(period=f"{last_month.year}-{last_month.month:02d}", issue_date=today)
+    return billing_run_execute(run_id=run.pk).bills_created

@@ -188,6 +188,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "billing.tasks.batch_accrue_penalties",
         "schedule": crontab(hour=1, minute=30),
     },
+    "monthly-billing": {
+        "task": "billing.tasks.batch_monthly_billing",
+        "schedule": crontab(day_of_month=1, hour=2, minute=0),
+    },
 }
 
 # The main menu: (URL name, label, roles that see it or None for every role). Which rows a

@@ -263,3 +263,27 @@ def test_concurrent_retries_with_one_key_post_one_payment(portfolio, system_user
         thread.join(60)
     assert codes == [201] * 4
     assert Payment.objects.count() == 1 and IdempotencyRecord.objects.count() == 1
+
+
+def test_a_bill_computed_elsewhere_is_imported_once(api_as, system_user, collector, portfolio):
+    body = {
+        "customer": "3100000001",
+        "period": "2026-10",
+        "external_ref": "SG186-2026-10-0001",
+        "issued_on": "2026-11-01",
+        "due_on": "2026-11-16",
+        "lines": [
+            {"kind": "energy_flat", "quantity": "1000", "unit_price": "0.65", "amount": "650.00"},
+            {"kind": "funds", "amount": "29.88"},
+        ],
+    }
+    api = api_as(system_user)
+    first = api.post("/api/v1/bills/import/", body, format="json")
+    assert first.status_code == 201 and first.json()["total"] == "679.88"  # 650.00 + 29.88
+    again = api.post("/api/v1/bills/import/", body, format="json")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert Bill.objects.count() == 1
+    bad = api.post("/api/v1/bills/import/", {**body, "external_ref": "X2", "due_on": "2026-10-01"}, format="json")
+    assert bad.status_code == 400 and "due_on" in bad.json()
+    assert api.post("/api/v1/bills/import/", {**body, "lines": []}, format="json").status_code == 400
+    assert api_as(collector).post("/api/v1/bills/import/", body, format="json").status_code == 403
