@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from core.forms import BootstrapFormMixin
 
@@ -84,3 +85,11 @@ class ServiceVisitForm(BootstrapFormMixin, forms.ModelForm):
         model = ServiceVisit
         fields = ["visited_on", "kind", "findings", "follow_up_on"]
         widgets = {"visited_on": DateInput(), "follow_up_on": DateInput()}
+
+
+class MeterReplaceForm(BootstrapFormMixin, forms.ModelForm):
+    replaced_on = forms.DateField(label=_("Replaced on"), widget=DateInput())
+
+    class Meta:
+        model = MeterPoint
+        fields = ["meter_no", "meter_type", "multiplier", "location", "usage", "remote_switch"]

@@ -4,7 +4,9 @@ the importers and the shell all enforce the same rules."""
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from .models import Contact, Customer, MeterPoint, ServiceVisit
 
@@ -52,3 +54,19 @@ def contact_save(*, customer: Customer, data: dict[str, Any], contact: Contact |
 def service_visit_record(*, customer: Customer, data: dict[str, Any], staff: User | None) -> ServiceVisit:
     visit = ServiceVisit(customer=customer, staff=data.pop("staff", None) or staff)
     return _apply(visit, data)
+
+
+@transaction.atomic
+def meter_replace(*, old: MeterPoint, data: dict[str, Any], replaced_on) -> MeterPoint:
+    """Declare a meter replacement: the old meter leaves service on `replaced_on` and the new
+    one, starting from its own register, takes its place. Billing adds both meters' deltas."""
+    old = MeterPoint.objects.select_for_update().get(pk=old.pk)
+    if not old.active or hasattr(old, "replaced_by"):
+        raise ValidationError(_("This meter has already been replaced or taken out of service."))
+    if old.installed_on and replaced_on < old.installed_on:
+        raise ValidationError({"replaced_on": _("The replacement cannot be before the old meter was installed.")})
+    old.active = False
+    old.removed_on = replaced_on
+    old.save(update_fields=["active", "removed_on"])
+    new = MeterPoint(customer=old.customer, replaces=old, installed_on=replaced_on)
+    return _apply(new, data)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<str:account_no>/edit/", views.customer_edit_view, name="edit"),
     path("<str:account_no>/meters/new/", views.meter_form_view, name="meter_create"),
     path("<str:account_no>/meters/<int:pk>/edit/", views.meter_form_view, name="meter_edit"),
+    path("<str:account_no>/meters/<int:pk>/replace/", views.meter_replace_view, name="meter_replace"),
     path("<str:account_no>/contacts/new/", views.contact_form_view, name="contact_create"),
     path("<str:account_no>/contacts/<int:pk>/edit/", views.contact_form_view, name="contact_edit"),
     path("<str:account_no>/visits/new/", views.visit_form_view, name="visit_create"),

@@ -5,6 +5,7 @@ import csv
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,10 +16,17 @@ from core.pagination import apply_sort, paginate
 from core.permissions import can_edit_archive, can_log_contact_work, require
 
 from .filtersets import CustomerFilterSet
-from .forms import ContactForm, CustomerForm, MeterPointForm, ServiceVisitForm
+from .forms import ContactForm, CustomerForm, MeterPointForm, MeterReplaceForm, ServiceVisitForm
 from .models import Contact, MeterPoint
 from .selectors import customers_visible_to
-from .services import contact_save, customer_create, customer_update, meter_point_save, service_visit_record
+from .services import (
+    contact_save,
+    customer_create,
+    customer_update,
+    meter_point_save,
+    meter_replace,
+    service_visit_record,
+)
 
 CUSTOMER_SORTS = {
     "account_no": "account_no",
@@ -204,3 +212,25 @@ def visit_form_view(request, account_no: str):
         save=lambda c, data, inst: service_visit_record(customer=c, data=data, staff=request.user),
         title=_("Service visit"),
     )
+
+
+@require_http_methods(["GET", "POST"])
+def meter_replace_view(request, account_no: str, pk: int):
+    require(can_edit_archive(request.user))
+    customer = _visible_customer(request, account_no)
+    old = get_object_or_404(MeterPoint, pk=pk, customer=customer)
+    form = MeterReplaceForm(request.POST or None, initial={"meter_type": old.meter_type, "multiplier": old.multiplier})
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "replaced_on"}
+        try:
+            new = meter_replace(old=old, data=data, replaced_on=form.cleaned_data["replaced_on"])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(
+                request, _("Meter %(old)s replaced by %(new)s.") % {"old": old.meter_no, "new": new.meter_no}
+            )
+            return redirect("customers:detail", account_no=customer.account_no)
+    title = _("Replace meter %(meter)s") % {"meter": old.meter_no}
+    return render(request, "customers/child_form.html", {"form": form, "customer": customer, "title": title})

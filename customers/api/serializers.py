@@ -92,6 +92,7 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 class MeterPointSerializer(serializers.ModelSerializer):
     customer = ScopedCustomerField()
+    replaces = serializers.SlugRelatedField(slug_field="meter_no", read_only=True)
 
     class Meta:
         model = MeterPoint
@@ -105,6 +106,8 @@ class MeterPointSerializer(serializers.ModelSerializer):
             "installed_on",
             "remote_switch",
             "active",
+            "removed_on",
+            "replaces",
         ]
 
 

@@ -146,3 +146,19 @@ def test_the_language_switch_shows_chinese(client, manager, portfolio):
     html = client.get(reverse("customers:list")).content.decode()
     assert "客户" in html
     assert 'lang="zh-hans"' in html
+
+
+def test_a_meter_replacement_is_declared_from_the_customer_page(client, manager, portfolio):
+    old = portfolio["a1"].meter_points.create(meter_no="OLD-1", multiplier=100, installed_on="2020-01-01")
+    client.force_login(manager)
+    url = reverse("customers:meter_replace", args=["3100000001", old.pk])
+    response = client.post(
+        url, {"meter_no": "NEW-1", "meter_type": "smart", "multiplier": "100", "replaced_on": "2026-10-15"}
+    )
+    assert response.status_code == 302
+    old.refresh_from_db()
+    assert (old.active, str(old.removed_on), old.replaced_by.meter_no) == (False, "2026-10-15", "NEW-1")
+    again = client.post(
+        url, {"meter_no": "NEW-2", "meter_type": "smart", "multiplier": "100", "replaced_on": "2026-10-16"}
+    )
+    assert again.status_code == 200 and again.context["form"].non_field_errors()
