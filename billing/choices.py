@@ -16,6 +16,7 @@ class MeterReadingSourceChoices(models.TextChoices):
 
 class BillKindChoices(models.TextChoices):
     MONTHLY = "monthly", _("Monthly bill")
+    INSTALMENT = "instalment", _("Instalment")
     IMPORTED = "imported", _("Imported bill")
 
 
@@ -35,7 +36,8 @@ class BillLineKindChoices(models.TextChoices):
     ENERGY_VALLEY = "energy_valley", _("Energy, valley")
     POWER_FACTOR = "power_factor", _("Power-factor adjustment")
     FUNDS = "funds", _("Government funds and surcharges")
-    INSTALMENT_CREDIT = "instalment_credit", _("Instalments already paid")
+    INSTALMENT = "instalment", _("Instalment of the month's forecast charge")
+    INSTALMENT_CREDIT = "instalment_credit", _("Instalments already billed this month")
     OTHER = "other", _("Other")
 
 
@@ -58,3 +60,46 @@ class PaymentChannelChoices(models.TextChoices):
 class PaymentStatusChoices(models.TextChoices):
     POSTED = "posted", _("Posted")
     REVERSED = "reversed", _("Reversed")
+
+
+class PrepaidEntryKindChoices(models.TextChoices):
+    TOP_UP = "top_up", _("Top-up")
+    DAILY_CHARGE = "daily_charge", _("Daily charge")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+
+
+class PrepaidStateChoices(models.TextChoices):
+    NORMAL = "normal", _("Normal")
+    WARNED_7 = "warned_7", _("Warned: 7 days left")
+    WARNED_3 = "warned_3", _("Warned: 3 days left")
+    EXHAUSTED = "exhausted", _("Balance exhausted")
+
+
+class ControlActionChoices(models.TextChoices):
+    TRIP = "trip", _("Trip (cut supply)")
+    RESTORE = "restore", _("Restore supply")
+
+
+class ControlStatusChoices(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    FAILED = "failed", _("Failed, retrying")
+    GAVE_UP = "gave_up", _("Failed, gave up")
+    ESCALATED = "escalated", _("Escalated, not sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class ControlOriginChoices(models.TextChoices):
+    PREPAID = "prepaid", _("Prepaid balance")
+    CUTOFF = "cutoff", _("Cut-off order")
+    MANUAL = "manual", _("Manual")
+
+
+class GuaranteeKindChoices(models.TextChoices):
+    BANK_GUARANTEE = "bank_guarantee", _("Bank guarantee")
+    DEPOSIT = "deposit", _("Deposit")
+    THIRD_PARTY = "third_party", _("Third-party guarantee")
+    LETTER_OF_CREDIT = "letter_of_credit", _("Letter of credit")

@@ -13,6 +13,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from customers.models import Customer, MeterPoint
 
@@ -21,9 +22,15 @@ from .choices import (
     BillKindChoices,
     BillLineKindChoices,
     BillStatusChoices,
+    ControlActionChoices,
+    ControlOriginChoices,
+    ControlStatusChoices,
+    GuaranteeKindChoices,
     MeterReadingSourceChoices,
     PaymentChannelChoices,
     PaymentStatusChoices,
+    PrepaidEntryKindChoices,
+    PrepaidStateChoices,
     TariffCategoryChoices,
 )
 
@@ -468,3 +475,205 @@ class ReadingUpload(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class Guarantee(models.Model):
+    """Security held against a customer's bills (电费担保): a bank guarantee, a cash deposit, a
+    third-party guarantee or a letter of credit. Kept in billing (not collections) because the
+    exposure of DESIGN.md rule 7 — a billing figure — subtracts it; collections manages the
+    agreements and their expiry warnings on top of it."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="guarantees")
+    kind = models.CharField(_("kind"), max_length=20, choices=GuaranteeKindChoices.choices)
+    amount = models.DecimalField(_("amount"), **MONEY)
+    valid_from = models.DateField(_("valid from"))
+    valid_to = models.DateField(
+        _("valid to"), null=True, blank=True, help_text=_("Empty for a deposit held until returned.")
+    )
+    issuer = models.CharField(_("issuer"), max_length=200, blank=True, help_text=_("Bank or guarantor"))
+    document_ref = models.CharField(_("document reference"), max_length=100, blank=True)
+    released_on = models.DateField(_("released on"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("guarantee")
+        verbose_name_plural = _("guarantees")
+        ordering = ["customer", "-valid_from"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="guarantee_positive"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="guarantee_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.get_kind_display()} {self.amount}"
+
+
+class DailyUsage(models.Model):
+    """One customer's day (电量每天有统计): consumption by time-of-use period from the meters,
+    the day's charge (energy, basic charge pro rata, funds) and the month-to-date totals of the
+    billing period. Derived data: recomputed when a late reading replaces an estimate."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="daily_usage")
+    day = models.DateField(_("day"))
+    period = models.CharField(_("billing period"), max_length=7)
+    kwh = models.DecimalField(_("energy (kWh)"), **ENERGY)
+    critical_peak_kwh = models.DecimalField(_("critical peak (kWh)"), **ENERGY, default=Decimal("0"))
+    peak_kwh = models.DecimalField(_("peak (kWh)"), **ENERGY, default=Decimal("0"))
+    flat_kwh = models.DecimalField(_("flat (kWh)"), **ENERGY, default=Decimal("0"))
+    valley_kwh = models.DecimalField(_("valley (kWh)"), **ENERGY, default=Decimal("0"))
+    reactive_kvarh = models.DecimalField(_("reactive (kvarh)"), **ENERGY, default=Decimal("0"))
+    energy_charge = models.DecimalField(_("energy charge"), **MONEY)
+    basic_charge = models.DecimalField(_("basic charge (pro rata)"), **MONEY)
+    funds_charge = models.DecimalField(_("government funds"), **MONEY)
+    charge = models.DecimalField(_("charge for the day"), **MONEY)
+    mtd_kwh = models.DecimalField(_("month-to-date energy (kWh)"), **ENERGY)
+    mtd_charge = models.DecimalField(_("month-to-date charge"), **MONEY)
+    estimated = models.BooleanField(_("estimated"), default=False)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("daily usage")
+        ordering = ["customer", "day"]
+        constraints = [models.UniqueConstraint(fields=["customer", "day"], name="daily_usage_unique_day")]
+        indexes = [models.Index(fields=["day"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.day} {self.kwh}"
+
+
+class Forecast(models.Model):
+    """The forecast and exposure computed after a day's statistics (电费每日有预测)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="forecasts")
+    day = models.DateField(_("day"))
+    method = models.CharField(_("method"), max_length=30)
+    next_day_kwh = models.DecimalField(_("next day (kWh)"), **ENERGY)
+    projected_month_kwh = models.DecimalField(_("projected month (kWh)"), **ENERGY)
+    projected_month_charge = models.DecimalField(_("projected month charge"), **MONEY)
+    unbilled_charge = models.DecimalField(_("unbilled charge"), **MONEY)
+    arrears = models.DecimalField(_("arrears"), **MONEY)
+    cover = models.DecimalField(_("cover (guarantees, deposits, prepaid)"), **MONEY)
+    exposure = models.DecimalField(_("exposure"), **MONEY)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("forecast")
+        verbose_name_plural = _("forecasts")
+        ordering = ["customer", "day"]
+        constraints = [models.UniqueConstraint(fields=["customer", "day"], name="forecast_unique_day")]
+        indexes = [models.Index(fields=["day", "exposure"])]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.day}"
+
+
+class PrepaidAccount(models.Model):
+    """A prepaid account (预付费 / 远程费控). Its balance is the sum of its entries; `state`
+    remembers which warning was sent so each threshold warns once per fall."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.PROTECT, related_name="prepaid_account")
+    state = models.CharField(
+        _("state"), max_length=10, choices=PrepaidStateChoices.choices, default=PrepaidStateChoices.NORMAL
+    )
+    opened_on = models.DateField(_("opened on"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("prepaid account")
+        verbose_name_plural = _("prepaid accounts")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} prepaid"
+
+
+class PrepaidEntry(models.Model):
+    """An immutable movement of a prepaid account: top-up (+), daily charge (−), adjustment (±)."""
+
+    account = models.ForeignKey(PrepaidAccount, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(_("kind"), max_length=15, choices=PrepaidEntryKindChoices.choices)
+    day = models.DateField(_("day"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    payment = models.OneToOneField(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="prepaid_entry"
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("prepaid entry")
+        verbose_name_plural = _("prepaid entries")
+        ordering = ["account", "day", "id"]
+        constraints = [
+            # The deduction job is idempotent: one daily charge per account and day.
+            models.UniqueConstraint(
+                fields=["account", "day"], condition=Q(kind="daily_charge"), name="prepaid_one_charge_per_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.amount}"
+
+
+class ControlCommand(models.Model):
+    """A trip or restore command for a customer's supply (远程费控 / 停电), sent to the terminal
+    through a gateway. States: pending → sending → sent → acknowledged, or failed (retried)
+    and gave_up; awaiting_approval for manual trips of important users; escalated when the
+    rules forbid an automatic trip (important user, no agreement)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="control_commands")
+    meter = models.ForeignKey(MeterPoint, null=True, blank=True, on_delete=models.PROTECT)
+    action = models.CharField(_("action"), max_length=10, choices=ControlActionChoices.choices)
+    origin = models.CharField(_("origin"), max_length=10, choices=ControlOriginChoices.choices)
+    status = models.CharField(_("status"), max_length=20, choices=ControlStatusChoices.choices)
+    reason = models.CharField(_("reason"), max_length=300)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    gateway_ref = models.CharField(_("gateway reference"), max_length=100, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approval_reason = models.CharField(_("approval reason"), max_length=300, blank=True)
+    dedupe_key = models.CharField(max_length=150, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("control command")
+        verbose_name_plural = _("control commands")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="control_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.action} {self.status}"
+
+
+class InstalmentChange(models.Model):
+    """A recorded change of a customer's prepayment ratio or number of instalments (调整预付比例)."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="instalment_changes")
+    old_ratio = models.DecimalField(_("old ratio"), max_digits=4, decimal_places=3)
+    new_ratio = models.DecimalField(_("new ratio"), max_digits=4, decimal_places=3)
+    old_count = models.PositiveSmallIntegerField(_("old instalments"), null=True)
+    new_count = models.PositiveSmallIntegerField(_("new instalments"), null=True)
+    reason = models.CharField(_("reason"), max_length=300)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("instalment change")
+        verbose_name_plural = _("instalment changes")
+        ordering = ["-changed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.old_ratio}→{self.new_ratio}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import urls_instalments, urls_prepaid, views
 
 app_name = "billing"
 
@@ -18,4 +18,6 @@ urlpatterns = [
     path("runs/", views.billing_runs, name="runs"),
     path("readings/upload/", views.reading_upload, name="reading_upload"),
     path("readings/upload/<int:pk>/store/", views.reading_upload_store, name="reading_upload_store"),
+    *urls_prepaid.urlpatterns,
+    *urls_instalments.urlpatterns,
 ]

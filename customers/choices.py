@@ -84,3 +84,17 @@ class ServiceVisitKindChoices(models.TextChoices):
     TRAINING = "training", _("Electrician training")
     EMERGENCY_PLAN = "emergency_plan", _("Outage emergency plan")
     MAINTENANCE = "maintenance", _("Maintenance contract")
+
+
+class NotificationChannelChoices(models.TextChoices):
+    SMS = "sms", _("SMS")
+    WECHAT = "wechat", _("WeChat")
+    EMAIL = "email", _("E-mail")
+
+
+class NotificationStatusChoices(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")

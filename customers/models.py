@@ -26,6 +26,8 @@ from .choices import (
     CustomerPaymentChannelChoices,
     CustomerSettlementModeChoices,
     MeterPointTypeChoices,
+    NotificationChannelChoices,
+    NotificationStatusChoices,
     RegionKindChoices,
     ServiceVisitKindChoices,
 )
@@ -397,3 +399,50 @@ class ServiceVisit(models.Model):
     def clean(self) -> None:
         if self.follow_up_on and self.visited_on and self.follow_up_on < self.visited_on:
             raise ValidationError({"follow_up_on": _("The follow-up cannot be before the visit.")})
+
+
+class Notification(models.Model):
+    """The outbox (SMS, WeChat, e-mail): written in the same transaction as the event that
+    causes it, drained by a Celery task with retries. `dedupe_key` makes the writer
+    idempotent (the same warning for the same day is queued once); the conditional claim of
+    a queued row makes the sender idempotent (a message is sent at most once)."""
+
+    customer = models.ForeignKey(
+        Customer,
+        verbose_name=_("customer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+    )
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), null=True, blank=True, on_delete=models.SET_NULL)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("staff member"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=NotificationChannelChoices.choices)
+    recipient = models.CharField(_("recipient"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=50, help_text=_("What the message is about, e.g. prepaid_warning"))
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("text"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=NotificationStatusChoices.choices, default=NotificationStatusChoices.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    provider_ref = models.CharField(_("provider reference"), max_length=100, blank=True)
+    dedupe_key = models.CharField(max_length=150, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="notification_due_idx"),
+            models.Index(fields=["customer", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.recipient} {self.kind}"

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from . import instalments, prepaid
 from .views import (
     BillingRunViewSet,
     BillViewSet,
@@ -16,8 +17,12 @@ router.register("readings", MeterReadingViewSet, basename="reading")
 router.register("bills", BillViewSet, basename="bill")
 router.register("billing-runs", BillingRunViewSet, basename="billing-run")
 router.register("payments", PaymentViewSet, basename="payment")
+prepaid.register(router)
+instalments.register(router)
 
 urlpatterns = [
     path("customers/<str:account_no>/statement/", CustomerStatementApi.as_view(), name="customer-statement"),
+    *prepaid.urlpatterns,
+    *instalments.urlpatterns,
     *router.urls,
 ]
