@@ -6,6 +6,8 @@ from celery import shared_task
 from django.utils import timezone
 
 from .services.bills import billing_run_execute, billing_run_start
+from .services.daily import daily_stats_run
+from .services.forecasts import forecasts_run
 from .services.penalties import penalties_accrue
 
 
@@ -29,3 +31,12 @@ def monthly_billing_task(date: str | None = None) -> int:
     last_month = today.replace(day=1) - dt.timedelta(days=1)
     run = billing_run_start(period=f"{last_month.year}-{last_month.month:02d}", issue_date=today)
     return billing_run_execute(run_id=run.pk).bills_created
+
+
+@shared_task(name="billing.tasks.batch_daily_stats")
+def daily_stats_task(date: str | None = None) -> int:
+    """Yesterday's statistics, then forecasts and exposure (after the night's readings)."""
+    day = dt.date.fromisoformat(date) if date else timezone.localdate() - dt.timedelta(days=1)
+    written = daily_stats_run(day=day)
+    forecasts_run(day=day)
+    return written

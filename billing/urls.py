@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import urls_instalments, urls_prepaid, views
+from . import urls_instalments, urls_prepaid, views, views_daily
 
 app_name = "billing"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("bills/<int:pk>/adjust/", views.bill_adjust_view, name="bill_adjust"),
     path("customers/<str:account_no>/statement/", views.statement, name="statement"),
     path("customers/<str:account_no>/panel/", views.customer_panel, name="customer_panel"),
+    path("customers/<str:account_no>/usage/", views_daily.usage_panel, name="usage_panel"),
+    path("yesterday/", views_daily.yesterday, name="yesterday"),
     path("payments/", views.payment_list, name="payment_list"),
     path("payments/new/", views.payment_create, name="payment_create"),
     path("payments/<int:pk>/reverse/", views.payment_reverse_view, name="payment_reverse"),

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from . import instalments, prepaid
+from .forecasts import ForecastViewSet
 from .views import (
     BillingRunViewSet,
     BillViewSet,
@@ -17,6 +18,7 @@ router.register("readings", MeterReadingViewSet, basename="reading")
 router.register("bills", BillViewSet, basename="bill")
 router.register("billing-runs", BillingRunViewSet, basename="billing-run")
 router.register("payments", PaymentViewSet, basename="payment")
+router.register("forecasts", ForecastViewSet, basename="forecast")
 prepaid.register(router)
 instalments.register(router)
 

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "billing",
     "collection",
     "risk",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -188,6 +189,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "billing.tasks.batch_accrue_penalties",
         "schedule": crontab(hour=1, minute=30),
     },
+    # Readings arrive overnight from the metering system; statistics and forecasts follow.
+    "daily-stats": {
+        "task": "billing.tasks.batch_daily_stats",
+        "schedule": crontab(hour=5, minute=0),
+    },
     "monthly-billing": {
         "task": "billing.tasks.batch_monthly_billing",
         "schedule": crontab(day_of_month=1, hour=2, minute=0),
@@ -197,6 +203,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 # The main menu: (URL name, label, roles that see it or None for every role). Which rows a
 # page shows is still decided by the page's own scoping; this only hides what a role cannot use.
 NAVIGATION = [
+    ("billing:yesterday", _("Yesterday"), None),
     ("customers:list", _("Customers"), None),
     ("billing:bill_list", _("Bills"), None),
     ("billing:payment_list", _("Payments"), None),
@@ -209,6 +216,7 @@ NAVIGATION = [
 # (URL name taking the account number, title). The archive's page loads each with htmx.
 CUSTOMER_PAGE_PANELS = [
     ("billing:customer_panel", _("Bills and payments")),
+    ("billing:usage_panel", _("Consumption, forecast and exposure (90 days)")),
 ]
 
 # Largest reading batch one API request may carry (the daily file goes through import_readings).

@@ -132,3 +132,49 @@ def test_exposure_is_unbilled_plus_arrears_minus_cover(plant):
     # unbilled 6551.94 (the day's charge; no monthly bill yet) + arrears 20000.00 − cover 15000.00 = 11551.94
     assert (forecast.unbilled_charge, forecast.arrears, forecast.cover) == (D("6551.94"), D("20000.00"), D("15000.00"))
     assert forecast.exposure == D("11551.94")
+
+
+def test_the_forecasts_api_is_scoped_and_filtered(api_as, collector, other_collector, portfolio):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    customer = portfolio["a1"]
+    CustomerTariff.objects.create(customer=customer, tariff_code="LI-10KV", valid_from="2025-01-01")
+    meter = MeterPointFactory(customer=customer, meter_no="F-1", multiplier=D("1"))
+    for n in range(10):
+        day = dt.date(2026, 10, 1) + dt.timedelta(days=n)
+        total = str(1000 + 100 * n)
+        reading(meter, day, total, "0", total, "0")
+    out = StringIO()
+    call_command("daily_stats", "--date", "2026-10-10", "--since", "2026-10-02", stdout=out)
+    assert "forecast" in out.getvalue()
+    body = api_as(collector).get("/api/v1/forecasts/", {"customer": "3100000001", "date": "2026-10-10"}).json()
+    row = body["results"][0]
+    # 100 register kWh a day × multiplier 1; 2–10 Oct = 9 days = 900 kWh month to date
+    assert (row["date"], row["day_kwh"], row["mtd_kwh"]) == ("2026-10-10", "100.000", "900.000")
+    assert row["next_day_kwh"] == "100.000"
+    # 900 so far + 21 days × 100 forecast = 3000 for October
+    assert row["projected_month_kwh"] == "3000.000"
+    assert api_as(other_collector).get("/api/v1/forecasts/", {"customer": "3100000001"}).json()["count"] == 0
+    assert api_as(collector).get("/api/v1/forecasts/", {"date": "2026-13-01"}).status_code == 400
+
+
+def test_the_yesterday_page_and_usage_panel(client, collector, other_collector, portfolio):
+    customer = portfolio["a1"]
+    CustomerTariff.objects.create(customer=customer, tariff_code="LI-10KV", valid_from="2025-01-01")
+    meter = MeterPointFactory(customer=customer, meter_no="Y-1", multiplier=D("1"))
+    for n in range(16):
+        total = str(1000 + (100 if n < 15 else 40) * n)
+        reading(meter, dt.date(2026, 10, 1) + dt.timedelta(days=n), total, "0", total, "0")
+    daily_stats_compute(first_day=dt.date(2026, 10, 2), last_day=dt.date(2026, 10, 16))
+    for n in range(2, 17):
+        forecasts_run(day=dt.date(2026, 10, n))
+    client.force_login(collector)
+    html = client.get("/billing/yesterday/", {"date": "2026-10-16"}).content.decode()
+    assert "Steel A1" in html and "Biggest drops against the forecast" in html
+    panel = client.get(f"/billing/customers/{customer.account_no}/usage/").content.decode()
+    assert "usage-chart-3100000001" in panel
+    client.force_login(other_collector)
+    assert "Steel A1" not in client.get("/billing/yesterday/", {"date": "2026-10-16"}).content.decode()
+    assert client.get(f"/billing/customers/{customer.account_no}/usage/").status_code == 404
