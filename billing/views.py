@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.pagination import apply_sort, paginate
+from core.templatetags.gridcollect import money
 from core.permissions import require
 from customers.selectors import customers_visible_to
 
@@ -134,7 +135,7 @@ def bill_waive(request, pk: int):
     if form.is_valid():
         try:
             penalty_waive(bill=bill, approved_by=request.user, **form.cleaned_data)
-            messages.success(request, _("Penalty of %(amount)s waived.") % {"amount": form.cleaned_data["amount"]})
+            messages.success(request, _("Penalty of %(amount)s waived.") % {"amount": money(form.cleaned_data["amount"])})
         except (ValidationError, DjangoPermissionDenied) as exc:
             messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
     else:
@@ -211,7 +212,7 @@ def payment_create(request):
             messages.success(
                 request,
                 _("Payment of %(amount)s recorded for %(account)s.")
-                % {"amount": payment.amount, "account": payment.customer.account_no},
+                % {"amount": money(payment.amount), "account": payment.customer.account_no},
             )
             return redirect("billing:statement", account_no=payment.customer.account_no)
     return render(request, "billing/payment_form.html", {"form": form})
