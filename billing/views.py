@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.pagination import apply_sort, paginate
-from core.templatetags.gridcollect import money
 from core.permissions import require
+from core.templatetags.gridcollect import money
 from customers.selectors import customers_visible_to
 
 from .filtersets import BillFilterSet, PaymentFilterSet
@@ -135,7 +135,8 @@ def bill_waive(request, pk: int):
     if form.is_valid():
         try:
             penalty_waive(bill=bill, approved_by=request.user, **form.cleaned_data)
-            messages.success(request, _("Penalty of %(amount)s waived.") % {"amount": money(form.cleaned_data["amount"])})
+            waived = money(form.cleaned_data["amount"])
+            messages.success(request, _("Penalty of %(amount)s waived.") % {"amount": waived})
         except (ValidationError, DjangoPermissionDenied) as exc:
             messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
     else:
