@@ -82,7 +82,7 @@ def payment_unallocated(queryset: QuerySet[Payment] | None = None) -> QuerySet[P
 
 def customer_credit(customer: Customer) -> Decimal:
     """Money received and not yet applied to any bill (overpayment kept as credit)."""
-    rows = payment_unallocated(Payment.objects.filter(customer=customer, status="posted"))
+    rows = payment_unallocated(Payment.objects.filter(customer=customer, status="posted", prepaid_entry__isnull=True))
     return sum((p.unallocated for p in rows if p.unallocated > 0), ZERO)
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from .services.bills import billing_run_execute, billing_run_start
 from .services.daily import daily_stats_run
 from .services.forecasts import forecasts_run
+from .services.instalments import instalment_issue_due
 from .services.penalties import penalties_accrue
 
 
@@ -40,3 +41,16 @@ def daily_stats_task(date: str | None = None) -> int:
     written = daily_stats_run(day=day)
     forecasts_run(day=day)
     return written
+
+
+@shared_task(name="billing.tasks.batch_instalments_issue")
+def instalments_issue_task(date: str | None = None) -> int:
+    """Issue the instalments whose issue date has come (分次结算, DESIGN.md rule 6), each
+    re-estimated from the latest forecast. A second run for the same day issues nothing."""
+    day = dt.date.fromisoformat(date) if date else timezone.localdate()
+    return len(instalment_issue_due(day=day).created)
+
+
+# Remote prepaid control (batch_prepaid_run, control_send_due) lives in its own module;
+# importing it here registers its tasks with Celery's autodiscovery of billing.tasks.
+from .tasks_prepaid import batch_prepaid_run, control_send_due_task  # noqa: E402, F401

@@ -30,6 +30,7 @@ from ..models import Bill, Payment, PaymentAllocation, PaymentReversal
 from ..selectors import open_bills, payment_unallocated
 from .ledger import bill_statuses_refresh
 from .penalties import penalties_accrue, penalties_recalculate
+from .prepaid import prepaid_account_for, prepaid_top_up, prepaid_top_up_reverse
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -105,8 +106,9 @@ def _allocate(customer: Customer, sources: list[_Source], on_day: dt.date) -> li
 
 
 def _credit_sources(customer: Customer) -> list[_Source]:
+    # Top-ups belong to the prepaid balance: they never pay bills as credit.
     payments = payment_unallocated(
-        Payment.objects.filter(customer=customer, status=PaymentStatusChoices.POSTED)
+        Payment.objects.filter(customer=customer, status=PaymentStatusChoices.POSTED, prepaid_entry__isnull=True)
     ).order_by("received_at", "id")
     return [_Source(p, p.unallocated) for p in payments if p.unallocated > 0]
 
@@ -150,6 +152,13 @@ def payment_record(
     except IntegrityError:
         # Lost a race with the same reference posted for another customer at the same moment.
         raise DuplicatePayment(Payment.objects.get(channel=channel, external_ref=external_ref)) from None
+    # --- prepaid (DESIGN.md rule 5) -------------------------------------------------------------
+    # A payment for a customer with a prepaid account tops the account up instead of paying
+    # bills: the prepaid balance is what the daily charges are taken from.
+    if prepaid_account_for(customer) is not None:
+        prepaid_top_up(payment=payment)
+        return payment
+    # --- end prepaid ----------------------------------------------------------------------------
     day = timezone.localdate(received_at)
     customer_bills = Bill.objects.filter(customer=customer)
     # Penalty accrued through the day of payment is due first (penalty before principal).
@@ -207,6 +216,8 @@ def payment_reverse(
     )
     Payment.objects.filter(pk=payment.pk).update(status=PaymentStatusChoices.REVERSED)
     bill_statuses_refresh(totals)
+    if hasattr(payment, "prepaid_entry"):
+        prepaid_top_up_reverse(payment=payment)  # a returned top-up leaves the prepaid balance too
     # The penalty days after the reversal date accrue on the re-opened principal by the
     # nightly job; the days already accrued between payment and reversal stand, because the
     # money was with the company then.

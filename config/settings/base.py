@@ -163,6 +163,11 @@ SPECTACULAR_SETTINGS = {
         "BillingRunStatusEnum": "billing.choices.BillingRunStatusChoices",
         "PaymentStatusEnum": "billing.choices.PaymentStatusChoices",
         "PaymentChannelEnum": "billing.choices.PaymentChannelChoices",
+        "ControlActionEnum": "billing.choices.ControlActionChoices",
+        "ControlStatusEnum": "billing.choices.ControlStatusChoices",
+        "ControlOriginEnum": "billing.choices.ControlOriginChoices",
+        "PrepaidStateEnum": "billing.choices.PrepaidStateChoices",
+        "PrepaidEntryKindEnum": "billing.choices.PrepaidEntryKindChoices",
     },
 }
 
@@ -194,6 +199,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "billing.tasks.batch_daily_stats",
         "schedule": crontab(hour=5, minute=0),
     },
+    # After the statistics: deduct the day's charge from prepaid accounts, warn, trip.
+    "prepaid-run": {"task": "billing.tasks.batch_prepaid_run", "schedule": crontab(hour=6, minute=0)},
+    "control-send-due": {"task": "billing.tasks.control_send_due", "schedule": 60.0},
+    "notifications-send-due": {"task": "customers.tasks.notification_send_due", "schedule": 60.0},
     "monthly-billing": {
         "task": "billing.tasks.batch_monthly_billing",
         "schedule": crontab(day_of_month=1, hour=2, minute=0),
@@ -209,6 +218,7 @@ NAVIGATION = [
     ("billing:payment_list", _("Payments"), None),
     ("billing:runs", _("Billing runs"), ["manager", "system"]),
     ("billing:reading_upload", _("Upload readings"), ["manager", "system"]),
+    ("billing:control_commands", _("Control commands"), ["manager", "area_leader"]),
     ("swagger-ui", _("API"), ["manager", "system"]),
 ]
 
@@ -217,7 +227,29 @@ NAVIGATION = [
 CUSTOMER_PAGE_PANELS = [
     ("billing:customer_panel", _("Bills and payments")),
     ("billing:usage_panel", _("Consumption, forecast and exposure (90 days)")),
+    ("billing:prepaid_panel", _("Prepaid account and supply control")),
 ]
+
+# Remote supply control: the gateway to the meters' head-end (docs/GATEWAYS.md).
+CONTROL_GATEWAY = env_str("CONTROL_GATEWAY", "billing.gateways.SimulatedTerminalGateway")
+CONTROL_MAX_ATTEMPTS = env_int("CONTROL_MAX_ATTEMPTS", 5)
+CONTROL_HEADEND_URL = env_str("CONTROL_HEADEND_URL", "")
+CONTROL_HEADEND_TOKEN = env_str("CONTROL_HEADEND_TOKEN", "")
+CONTROL_HEADEND_TIMEOUT = env_int("CONTROL_HEADEND_TIMEOUT", 20)
+
+# The notification outbox: one backend per channel (customers/notifications.py).
+NOTIFICATION_BACKENDS = {
+    "sms": env_str("NOTIFICATION_SMS_BACKEND", "customers.notifications.LoggingBackend"),
+    "wechat": env_str("NOTIFICATION_WECHAT_BACKEND", "customers.notifications.LoggingBackend"),
+    "email": env_str("NOTIFICATION_EMAIL_BACKEND", "customers.notifications.EmailBackend"),
+}
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5)
+NOTIFICATION_QUIET_HOURS = (21, 8)  # customer messages queued 21:00–08:00 wait until 08:00
+
+# Prepaid accounts (DESIGN.md rule 5): warnings at these days of average charge left.
+PREPAID_WARNING_DAYS = (7, 3)
+PREPAID_AVERAGE_DAYS = 30
+PREPAID_CATCH_UP_DAYS = 7
 
 # Largest reading batch one API request may carry (the daily file goes through import_readings).
 READINGS_MAX_BATCH = env_int("READINGS_MAX_BATCH", 50000)
