@@ -5,7 +5,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import BillStatusChoices, MeterReadingSourceChoices, PaymentChannelChoices, PaymentStatusChoices
+from .choices import (
+    BillKindChoices,
+    BillStatusChoices,
+    MeterReadingSourceChoices,
+    PaymentChannelChoices,
+    PaymentStatusChoices,
+)
 from .models import Bill, BillingRun, MeterReading, Payment, Tariff
 
 
@@ -32,13 +38,14 @@ class BillFilterSet(django_filters.FilterSet):
     customer = django_filters.CharFilter(field_name="customer__account_no", label=_("Customer account number"))
     period = django_filters.CharFilter(label=_("Period (YYYY-MM)"))
     status = django_filters.MultipleChoiceFilter(choices=BillStatusChoices.choices, label=_("Status"))
+    kind = django_filters.MultipleChoiceFilter(choices=BillKindChoices.choices, label=_("Kind"))
     overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("Overdue"))
     due_after = django_filters.DateFilter(field_name="due_on", lookup_expr="gte", label=_("Due on or after"))
     due_before = django_filters.DateFilter(field_name="due_on", lookup_expr="lte", label=_("Due on or before"))
 
     class Meta:
         model = Bill
-        fields = ["q", "customer", "period", "status", "overdue", "due_after", "due_before"]
+        fields = ["q", "customer", "period", "status", "kind", "overdue", "due_after", "due_before"]
 
     def filter_q(self, queryset, name, value):
         return queryset.filter(Q(number__icontains=value) | Q(customer__name__icontains=value))

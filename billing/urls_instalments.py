@@ -1,3 +1,9 @@
-"""Staff pages for instalment settlement (filled in by the instalment work)."""
+"""Staff pages for instalment settlement (included in the "billing" namespace)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views_instalments
+
+urlpatterns = [
+    path("customers/<str:account_no>/instalments/", views_instalments.instalments, name="instalments"),
+]

@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max, Q, Window
+from django.db.models import F, Max, Q, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from customers.choices import CustomerOperatingStatusChoices, CustomerSettlementModeChoices
 from customers.models import READING_DAY_MONTH_END, Customer, MeterPoint
 
-from ..calculation import Contract, TariffPrices, Usage, compute
+from ..calculation import Computation, Contract, Line, TariffPrices, Usage, compute
 from ..choices import BillingRunStatusChoices, BillKindChoices, BillLineKindChoices, TariffCategoryChoices
 from ..models import (
     AdjustmentNote,
@@ -36,10 +36,11 @@ from ..models import (
     BillLine,
     CustomerTariff,
     MeterReading,
+    PaymentAllocation,
     PowerFactorAdjustment,
     Tariff,
 )
-from ..selectors import payment_unallocated
+from ..selectors import bills_with_balances, payment_unallocated
 from .ledger import bill_statuses_refresh
 from .payments import credit_apply
 
@@ -191,6 +192,8 @@ def _bill_chunk(run: BillingRun, customers: list[Customer], tariffs: _Tariffs) -
         by_day[customer.reading_day].append(customer)
     bills: list[Bill] = []
     lines_for: list[list] = []
+    instalments = _instalments_billed([c.id for c in todo], run.period)  # instalment settlement (rule 6)
+    excesses: list[tuple[Customer, Decimal]] = []
     for reading_day, group in by_day.items():
         start, end = period_bounds(run.period, reading_day)
         meters_by_customer: dict[int, list[MeterPoint]] = defaultdict(list)
@@ -224,6 +227,10 @@ def _bill_chunk(run: BillingRun, customers: list[Customer], tariffs: _Tariffs) -
             except ValueError:
                 skipped.append({"account_no": customer.account_no, "reason": "power_factor_table"})
                 continue
+            if customer.id in instalments:  # instalment settlement (rule 6): deduct what they billed
+                excess = _instalment_true_up(result, instalments[customer.id])
+                if excess > 0:
+                    excesses.append((customer, excess))
             bills.append(
                 Bill(
                     customer=customer,
@@ -265,6 +272,8 @@ def _bill_chunk(run: BillingRun, customers: list[Customer], tariffs: _Tariffs) -
             batch_size=5000,
         )
         created = len(bills)
+        if instalments:  # instalment settlement (rule 6): zero bills paid, over-estimates credited
+            _instalment_true_up_finish([b for b in bills if b.customer_id in instalments], excesses, run.issue_date)
         # Credit from overpayments is used by the new bill straight away.
         with_credit = (
             payment_unallocated()
@@ -275,6 +284,104 @@ def _bill_chunk(run: BillingRun, customers: list[Customer], tariffs: _Tariffs) -
         for customer in Customer.objects.filter(id__in=list(with_credit)):
             credit_apply(customer=customer, on_day=run.issue_date)
     return created, existing_count, skipped
+
+
+# --- Instalment settlement (分次结算), DESIGN.md rule 6: the month-end true-up -----------------
+# The instalments of the period (billing.services.instalments) are receivables of their own:
+# they stay, with their own payments and penalties. The monthly bill charges the full month and
+# then deducts what the instalments billed (not what they collected), so the customer owes the
+# unpaid instalments plus the difference, i.e. full charge − collected, with nothing counted
+# twice. When the instalments billed more than the month's charge, the monthly bill is zero and
+# the excess is given back on the instalments themselves (adjustment notes, latest first), and
+# money already paid on them beyond their new amount is released as credit.
+
+
+def _instalments_billed(customer_ids: list[int], period: str) -> dict[int, list[Bill]]:
+    """The period's instalment bills per customer (annotated with balances), oldest due first.
+    Read whatever the customer's mode is now: a customer who left instalment settlement during
+    the month still has this month's instalments to deduct."""
+    found: dict[int, list[Bill]] = defaultdict(list)
+    rows = bills_with_balances(
+        Bill.objects.filter(customer_id__in=customer_ids, period=period, kind=BillKindChoices.INSTALMENT)
+    ).order_by("customer_id", "due_on", "id")
+    for bill in rows:
+        found[bill.customer_id].append(bill)
+    return found
+
+
+def _instalment_true_up(result: Computation, instalments: list[Bill]) -> Decimal:
+    """Append the INSTALMENT_CREDIT line to the computed month; return the excess the
+    instalments billed beyond the month's charge (0 when they billed less)."""
+    billed = sum((b.total + b.adjustments_total for b in instalments), Decimal("0"))
+    charge = max(result.total, Decimal("0"))
+    credit = min(billed, charge)  # capped: a bill never goes below zero
+    if billed:
+        suffixes = " ".join(b.number.rsplit("-", 1)[-1] for b in instalments)
+        result.lines.append(Line(BillLineKindChoices.INSTALMENT_CREDIT, None, None, -credit, suffixes[:200]))
+    return billed - credit
+
+
+def _instalment_true_up_finish(bills: list[Bill], excesses: list[tuple[Customer, Decimal]], day: dt.date) -> None:
+    """After the chunk's monthly bills are written: those fully covered by instalments are
+    paid (nothing left on them), and over-estimates are credited."""
+    bill_statuses_refresh(b.pk for b in bills if b.total <= 0)
+    for customer, excess in excesses:
+        _instalment_excess_credit(customer, excess, bills, day)
+
+
+def _instalment_excess_credit(customer: Customer, excess: Decimal, bills: list[Bill], day: dt.date) -> None:
+    """Give back `excess` on the period's instalments, latest first, each by at most what it
+    bills. Where an instalment was already paid beyond its new amount, the excess allocation is
+    released (a negative allocation of the same payment), so that money becomes credit, and
+    the credit goes to the customer's open bills, oldest due first (rule 2)."""
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)  # the lock payments take
+    monthly = next(b for b in bills if b.customer_id == customer.pk)
+    period = monthly.period
+    instalments = bills_with_balances(
+        Bill.objects.filter(customer=customer, period=period, kind=BillKindChoices.INSTALMENT)
+    ).order_by("-due_on", "-id")
+    touched = []
+    left = excess
+    for bill in instalments:
+        if left <= 0:
+            break
+        reduce = min(left, bill.total + bill.adjustments_total)
+        if reduce <= 0:
+            continue
+        left -= reduce
+        touched.append(bill.pk)
+        AdjustmentNote.objects.create(
+            bill=bill,
+            amount=-reduce,
+            reason=_("Instalments above the month's charge, credited at month end (bill %(number)s)")
+            % {"number": monthly.number},
+        )
+        release = bill.principal_paid - max(bill.total + bill.adjustments_total - reduce, Decimal("0"))
+        if release <= 0:
+            continue
+        # Latest payment first: the earliest money stays where it was applied.
+        paid_by = (
+            PaymentAllocation.objects.filter(bill=bill)
+            .values("payment_id")
+            .annotate(net=Sum("principal"), last=Max("id"))
+            .filter(net__gt=0)
+            .order_by("-last")
+        )
+        releases = []
+        for row in paid_by:
+            if release <= 0:
+                break
+            take = min(release, row["net"])
+            release -= take
+            releases.append(
+                PaymentAllocation(payment_id=row["payment_id"], bill=bill, principal=-take, allocated_on=day)
+            )
+        PaymentAllocation.objects.bulk_create(releases)
+    bill_statuses_refresh(touched)
+    credit_apply(customer=customer, on_day=day)
+
+
+# --- end of instalment settlement ------------------------------------------------------------
 
 
 def billing_run_start(

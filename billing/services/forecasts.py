@@ -13,7 +13,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Sum
 
 from customers.choices import CustomerOperatingStatusChoices
 from customers.models import Customer
@@ -122,6 +122,15 @@ def forecasts_run(*, day: dt.date, customers: QuerySet[Customer] | None = None) 
             .values_list("customer_id", "end")
         )
         cover = cover_by_customer(chunk_ids, day)
+        instalments_billed = dict(
+            Bill.objects.filter(customer_id__in=chunk_ids, kind="instalment", issued_on__lte=day)
+            .exclude(
+                Exists(Bill.objects.filter(customer=OuterRef("customer"), kind="monthly", period=OuterRef("period")))
+            )
+            .values("customer_id")
+            .annotate(s=Sum("total"))
+            .values_list("customer_id", "s")
+        )
         arrears = arrears_by_customer(chunk_ids)
         rows = []
         for customer in chunk:
@@ -131,6 +140,9 @@ def forecasts_run(*, day: dt.date, customers: QuerySet[Customer] | None = None) 
             next_day, projected, method = project_period(history, day, start, end)
             billed_to = last_billed.get(customer.id)
             unbilled = sum((r.charge for r in history_rows if billed_to is None or r.day > billed_to), ZERO)
+            # Instalments of the open period already billed part of that consumption (and sit in arrears
+            # while unpaid): count it once.
+            unbilled = max(unbilled - instalments_billed.get(customer.id, ZERO), ZERO)
             if customer.settlement_mode in ("prepaid_remote", "prepaid_card"):
                 unbilled = ZERO  # charged against the prepaid balance every day
             projected_charge = _projected_charge(customer, tariffs, history_rows, projected, day, tariffs.pf_tables)

@@ -203,6 +203,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "prepaid-run": {"task": "billing.tasks.batch_prepaid_run", "schedule": crontab(hour=6, minute=0)},
     "control-send-due": {"task": "billing.tasks.control_send_due", "schedule": 60.0},
     "notifications-send-due": {"task": "customers.tasks.notification_send_due", "schedule": 60.0},
+    # Instalments (分次结算) due to be issued, after the night's forecasts and the month-end run.
+    "instalments-issue": {"task": "billing.tasks.batch_instalments_issue", "schedule": crontab(hour=6, minute=10)},
     "monthly-billing": {
         "task": "billing.tasks.batch_monthly_billing",
         "schedule": crontab(day_of_month=1, hour=2, minute=0),
@@ -250,6 +252,9 @@ NOTIFICATION_QUIET_HOURS = (21, 8)  # customer messages queued 21:00–08:00 wai
 PREPAID_WARNING_DAYS = (7, 3)
 PREPAID_AVERAGE_DAYS = 30
 PREPAID_CATCH_UP_DAYS = 7
+
+# 分次结算: an instalment is issued this many days before its due date.
+INSTALMENT_ISSUE_LEAD_DAYS = env_int("INSTALMENT_ISSUE_LEAD_DAYS", 5)
 
 # Largest reading batch one API request may carry (the daily file goes through import_readings).
 READINGS_MAX_BATCH = env_int("READINGS_MAX_BATCH", 50000)
