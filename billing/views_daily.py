@@ -10,7 +10,9 @@ from django.utils.translation import gettext as _
 
 from customers.selectors import customers_visible_to
 
-from .models import ControlCommand, DailyUsage, Forecast
+from .choices import PrepaidStateChoices
+from .models import ControlCommand, DailyUsage, Forecast, PrepaidAccount
+from .services.prepaid import account_figures
 
 CHART_DAYS = 90
 
@@ -113,7 +115,17 @@ def yesterday(request):
 
 
 def _extra_yesterday_panels(request, day):
-    """Control commands that still need someone: approvals, retries, escalations."""
+    """Prepaid customers near zero, and control commands that still need someone."""
+    accounts = list(
+        PrepaidAccount.objects.filter(customer__in=customers_visible_to(request.user))
+        .exclude(state=PrepaidStateChoices.NORMAL)
+        .select_related("customer")
+    )
+    figures = account_figures(accounts, as_of=day)
+    prepaid = sorted(
+        ((a, figures[a.pk]) for a in accounts),
+        key=lambda pair: (pair[1].days_left is None, pair[1].days_left or 0, pair[1].balance),
+    )[:20]
     commands = (
         ControlCommand.objects.filter(
             customer__in=customers_visible_to(request.user),
@@ -122,4 +134,4 @@ def _extra_yesterday_panels(request, day):
         .select_related("customer")
         .order_by(F("created_at").desc())[:20]
     )
-    return {"commands": commands}
+    return {"commands": commands, "prepaid": prepaid}

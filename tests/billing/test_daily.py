@@ -178,3 +178,17 @@ def test_the_yesterday_page_and_usage_panel(client, collector, other_collector, 
     client.force_login(other_collector)
     assert "Steel A1" not in client.get("/billing/yesterday/", {"date": "2026-10-16"}).content.decode()
     assert client.get(f"/billing/customers/{customer.account_no}/usage/").status_code == 404
+
+
+def test_the_yesterday_page_lists_prepaid_customers_near_zero(client, collector, portfolio):
+    from billing.models import PrepaidAccount
+    from billing.services.prepaid import prepaid_account_open
+
+    customer = portfolio["a2"]
+    customer.settlement_mode = "prepaid_remote"
+    customer.save()
+    account = prepaid_account_open(customer=customer, opened_on=dt.date(2026, 9, 1), opening_balance=D("250.00"))
+    PrepaidAccount.objects.filter(pk=account.pk).update(state="warned_3")
+    client.force_login(collector)
+    html = client.get("/billing/yesterday/", {"date": "2026-10-16"}).content.decode()
+    assert "Prepaid customers near zero" in html and "Hospital A2" in html and "¥250.00" in html
