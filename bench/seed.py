@@ -16,11 +16,22 @@ from io import StringIO
 import django
 django.setup()
 from django.core.management import call_command
+from bench.seed import archive_only
 call_command("migrate", verbosity=0, interactive=False)
 started = time.perf_counter()
-call_command("seed_demo", customers=int(sys.argv[1]), seed=int(sys.argv[2]), stdout=StringIO())
+call_command("seed_demo", customers=int(sys.argv[1]), seed=int(sys.argv[2]), stdout=StringIO(), **archive_only())
 print(time.perf_counter() - started)
 """
+
+
+def archive_only() -> dict[str, bool]:
+    """`no_history=True` where seed_demo can also write months of billing history: this benchmark
+    times the archive (customers, meters, contacts, visits, users) alone."""
+    from django.core.management import get_commands, load_command_class
+
+    command = load_command_class(get_commands()["seed_demo"], "seed_demo")
+    options = {action.dest for action in command.create_parser("manage.py", "seed_demo")._actions}
+    return {"no_history": True} if "no_history" in options else {}
 
 
 def _counts() -> dict[str, int]:
@@ -54,8 +65,9 @@ def bench_seed_demo(ctx: BenchContext) -> str:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
+    options = archive_only()
     started = time.perf_counter()
-    call_command("seed_demo", customers=ctx.customers, seed=ctx.seed, stdout=StringIO())
+    call_command("seed_demo", customers=ctx.customers, seed=ctx.seed, stdout=StringIO(), **options)
     postgres_seconds = time.perf_counter() - started
     counts = _counts()
     ctx.facts["counts"] = counts
@@ -78,8 +90,10 @@ def bench_seed_demo(ctx: BenchContext) -> str:
     return "\n\n".join(
         [
             "## 1. Demo portfolio load (`seed_demo`)",
-            f"`manage.py seed_demo --customers {ctx.customers} --seed {ctx.seed}` into a freshly migrated, empty "
-            f"database, demo users included. It wrote {data} and {ctx.facts['users']:,} users.",
+            f"`manage.py seed_demo --customers {ctx.customers} --seed {ctx.seed}"
+            f"{' --no-history' if options else ''}` into a freshly migrated, empty database, demo users included"
+            f"{' (the archive alone: no readings, bills or payments)' if options else ''}. "
+            f"It wrote {data} and {ctx.facts['users']:,} users.",
             "**Method.** Wall-clock time of the command's `handle()` in-process (Django start-up and `migrate` are "
             "not counted), one run per database. PostgreSQL: the benchmark database on the throwaway server. "
             "SQLite: a new database file on local disk, in a child process. Rates divide the same wall-clock "

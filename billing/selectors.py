@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db.models import DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 
 from customers.models import Customer
 from customers.selectors import customers_visible_to
@@ -52,8 +52,9 @@ def bills_with_balances(
         penalty_exact=_sum(PenaltyAccrual, "exact_amount"),
         penalty_waived=_sum(PenaltyWaiver, "amount"),
     ).annotate(
-        principal_due=F("total") + F("adjustments_total") - F("principal_paid"),
-        penalty_due=F("penalty_accrued") - F("penalty_waived") - F("penalty_paid"),
+        # Rounded in SQL: SQLite sums decimals as floats, and a paid bill must compare as exactly 0.
+        principal_due=Round(F("total") + F("adjustments_total") - F("principal_paid"), 2, output_field=_MONEY),
+        penalty_due=Round(F("penalty_accrued") - F("penalty_waived") - F("penalty_paid"), 2, output_field=_MONEY),
     )
 
 
@@ -77,7 +78,7 @@ def payment_unallocated(queryset: QuerySet[Payment] | None = None) -> QuerySet[P
     )
     return queryset.annotate(
         allocated=Coalesce(Subquery(allocated, output_field=_MONEY), Value(ZERO), output_field=_MONEY)
-    ).annotate(unallocated=F("amount") - F("allocated"))
+    ).annotate(unallocated=Round(F("amount") - F("allocated"), 2, output_field=_MONEY))
 
 
 def customer_credit(customer: Customer) -> Decimal:

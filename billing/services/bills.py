@@ -19,8 +19,7 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max, Q, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -115,35 +114,43 @@ class _MeterWindow:
     max_demand: Decimal | None = None
 
 
-def _boundary_readings(meter_ids: list[int], start: dt.date, end: dt.date) -> dict[int, _MeterWindow]:
-    """Per meter: the last reading on or before `start` (else its first reading inside the
-    period, for a meter installed during it), the last reading on or before `end`, and the
-    highest demand recorded in (start, end]."""
-    windows: dict[int, _MeterWindow] = {m: _MeterWindow() for m in meter_ids}
+BOUNDARY_TOLERANCE_DAYS = 3  # a boundary reading may be this many days early (a missed read)
+
+
+def _boundary_readings(meters: list[MeterPoint], start: dt.date, end: dt.date) -> dict[int, _MeterWindow]:
+    """Per meter: its reading at the start of the period and at its end, and the highest
+    demand recorded in between.
+
+    The start reading is the last one in the few days up to `start`; for a meter that came
+    into service during the period (a new or replacement meter) it is its first reading. The
+    end reading is the last one in the few days up to `end`, or up to the day a replaced meter
+    left service. Anything older is not used: a stale reading would bill the wrong days."""
+    windows: dict[int, _MeterWindow] = {m.id: _MeterWindow() for m in meters}
     fields = ("meter_id", "read_on", *REGISTERS)
-    for boundary, attribute in ((start, "start"), (end, "end")):
-        latest = (
-            MeterReading.objects.filter(
-                meter_id__in=meter_ids, read_on__lte=boundary, read_on__gt=boundary - dt.timedelta(days=62)
-            )
-            .annotate(rank=Window(RowNumber(), partition_by=[F("meter_id")], order_by=F("read_on").desc()))
-            .filter(rank=1)
-            .values_list(*fields)
-        )
-        for row in latest:
-            setattr(windows[row[0]], attribute, row)
-    missing_start = [m for m, w in windows.items() if w.start is None]
-    if missing_start:
-        first = (
-            MeterReading.objects.filter(meter_id__in=missing_start, read_on__gt=start, read_on__lte=end)
-            .annotate(rank=Window(RowNumber(), partition_by=[F("meter_id")], order_by=F("read_on").asc()))
-            .filter(rank=1)
-            .values_list(*fields)
-        )
-        for row in first:
-            windows[row[0]].start = row
+    tolerance = dt.timedelta(days=BOUNDARY_TOLERANCE_DAYS)
+    ends = {m.id: min(end, m.removed_on) if m.removed_on else end for m in meters}
+    new_in_period = {m.id for m in meters if (m.installed_on and m.installed_on > start) or m.replaces_id}
+    ids = list(windows)
+    rows = (
+        MeterReading.objects.filter(meter_id__in=ids, read_on__gte=start - tolerance, read_on__lte=end)
+        .order_by("meter_id", "read_on")
+        .values_list(*fields)
+    )
+    inside: dict[int, list[tuple]] = defaultdict(list)
+    for row in rows:
+        meter_id, read_on = row[0], row[1]
+        window = windows[meter_id]
+        if read_on <= start:
+            window.start = row  # ordered by date: the last one up to the start wins
+        else:
+            inside[meter_id].append(row)
+        if ends[meter_id] - tolerance <= read_on <= ends[meter_id]:
+            window.end = row
+    for meter_id in new_in_period:
+        if windows[meter_id].start is None and inside.get(meter_id):
+            windows[meter_id].start = inside[meter_id][0]
     demand = (
-        MeterReading.objects.filter(meter_id__in=meter_ids, read_on__gt=start, read_on__lte=end)
+        MeterReading.objects.filter(meter_id__in=ids, read_on__gt=start, read_on__lte=end)
         .values("meter_id")
         .annotate(peak=Max("max_demand_kw"))
     )
@@ -153,19 +160,19 @@ def _boundary_readings(meter_ids: list[int], start: dt.date, end: dt.date) -> di
 
 
 def _usage(meters: list[MeterPoint], windows: dict[int, _MeterWindow]) -> Usage | None:
+    """The period's usage over all the customer's meters, or None when any meter in service
+    lacks a start or end reading (billing part of the meters would under-bill silently)."""
     sums = dict.fromkeys(REGISTERS, Decimal("0"))
     demand = Decimal("0")
-    seen = False
+    if not meters:
+        return None
     for meter in meters:
         window = windows.get(meter.id)
-        if window is None or window.start is None or window.end is None or window.end[1] <= window.start[1]:
-            continue
-        seen = True
+        if window is None or window.start is None or window.end is None or window.end[1] < window.start[1]:
+            return None
         for i, name in enumerate(REGISTERS, start=2):
             sums[name] += (window.end[i] - window.start[i]) * meter.multiplier
         demand += (window.max_demand or Decimal("0")) * meter.multiplier
-    if not seen:
-        return None
     return Usage(
         total_kwh=sums["total_kwh"],
         critical_peak_kwh=sums["critical_peak_kwh"],
@@ -198,11 +205,12 @@ def _bill_chunk(run: BillingRun, customers: list[Customer], tariffs: _Tariffs) -
         start, end = period_bounds(run.period, reading_day)
         meters_by_customer: dict[int, list[MeterPoint]] = defaultdict(list)
         meter_rows = MeterPoint.objects.filter(customer_id__in=[c.id for c in group]).filter(
-            Q(removed_on__isnull=True) | Q(removed_on__gt=start)
+            Q(removed_on__isnull=True) | Q(removed_on__gt=start),
+            Q(installed_on__isnull=True) | Q(installed_on__lte=end),
         )
         for meter in meter_rows:
             meters_by_customer[meter.customer_id].append(meter)
-        windows = _boundary_readings([m.id for ms in meters_by_customer.values() for m in ms], start, end)
+        windows = _boundary_readings([m for ms in meters_by_customer.values() for m in ms], start, end)
         for customer in group:
             tariff = tariffs.for_customer(customer.id, end)
             if tariff is None:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from core.roles import is_manager
 
-from ..choices import TariffCategoryChoices
+from ..choices import BillStatusChoices, TariffCategoryChoices
 from ..models import Bill, PenaltyAccrual, PenaltyRule, PenaltyWaiver
 from ..selectors import bills_with_balances
 from .ledger import bill_statuses_refresh
@@ -61,7 +61,9 @@ def _accrue_day(bills: QuerySet[Bill], day: dt.date, rules: list[PenaltyRule]) -
     rule = _rule_for(day, rules)
     already = PenaltyAccrual.objects.filter(bill=OuterRef("pk"), accrued_on=day, is_correction=False)
     candidates = (
-        bills_with_balances(bills.filter(due_on__lt=day), before=day)
+        # Paid bills (the cached status, kept in step by every payment) are skipped before the
+        # balance subqueries run; the partial index on unpaid bills serves this filter.
+        bills_with_balances(bills.filter(due_on__lt=day).exclude(status=BillStatusChoices.PAID), before=day)
         .filter(principal_due__gt=0)
         .exclude(Exists(already))
         .select_related("customer", "tariff")
@@ -101,7 +103,7 @@ def penalties_accrue(*, through: dt.date, bills: QuerySet[Bill] | None = None, s
             .values("accrued_on")[:1]
         )
         pending = (
-            bills_with_balances(bills.filter(due_on__lt=through))
+            bills_with_balances(bills.filter(due_on__lt=through).exclude(status=BillStatusChoices.PAID))
             .filter(principal_due__gt=0)
             .annotate(last_accrued=Subquery(last))
             .values_list("due_on", "last_accrued")

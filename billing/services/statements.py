@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db.models import Max, Sum
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer
@@ -36,7 +37,9 @@ def statement_entries(customer: Customer) -> list[Entry]:
             Entry(bill.issued_on, "bill", bill.number, _("Bill for %(period)s") % {"period": bill.period}, bill.total)
         )
     for note in AdjustmentNote.objects.filter(bill__customer=customer).select_related("bill"):
-        entries.append(Entry(note.created_at.date(), "adjustment", note.bill.number, note.reason, note.amount))
+        entries.append(
+            Entry(timezone.localdate(note.created_at), "adjustment", note.bill.number, note.reason, note.amount)
+        )
     penalties = (
         PenaltyAccrual.objects.filter(bill__customer=customer)
         .annotate(month=TruncMonth("accrued_on"))
@@ -56,10 +59,14 @@ def statement_entries(customer: Customer) -> list[Entry]:
                 )
             )
     for waiver in PenaltyWaiver.objects.filter(bill__customer=customer).select_related("bill"):
-        entries.append(Entry(waiver.created_at.date(), "waiver", waiver.bill.number, waiver.reason, -waiver.amount))
+        entries.append(
+            Entry(timezone.localdate(waiver.created_at), "waiver", waiver.bill.number, waiver.reason, -waiver.amount)
+        )
     for payment in Payment.objects.filter(customer=customer):
         label = _("Payment, %(channel)s") % {"channel": payment.get_channel_display()}
-        entries.append(Entry(payment.received_at.date(), "payment", payment.external_ref, label, -payment.amount))
+        entries.append(
+            Entry(timezone.localdate(payment.received_at), "payment", payment.external_ref, label, -payment.amount)
+        )
     for reversal in PaymentReversal.objects.filter(payment__customer=customer).select_related("payment"):
         entries.append(
             Entry(

@@ -118,3 +118,18 @@ def test_one_run_per_period_at_a_time(steelworks):
     first = billing_run_start(period="2026-10", issue_date=dt.date(2026, 11, 1))
     assert billing_run_start(period="2026-10", issue_date=dt.date(2026, 11, 1)).pk == first.pk
     assert BillingRun.objects.count() == 1
+
+
+def test_a_stale_end_reading_is_not_billed_as_the_month(steelworks):
+    # The last reading is 15 Oct, not near the period end (31 Oct): billing it would charge half a
+    # month as a whole one, so the customer is reported instead.
+    MeterReading.objects.filter(read_on="2026-10-31").delete()
+    run = billing_run_execute(run_id=billing_run_start(period="2026-10", issue_date=dt.date(2026, 11, 1)).pk)
+    assert run.bills_created == 0
+    assert [(s["account_no"], s["reason"]) for s in run.skipped] == [("4000000001", "no_readings")]
+
+
+def test_a_reading_a_day_or_two_early_still_closes_the_period(steelworks):
+    MeterReading.objects.filter(read_on="2026-10-31").update(read_on="2026-10-30")
+    run = billing_run_execute(run_id=billing_run_start(period="2026-10", issue_date=dt.date(2026, 11, 1)).pk)
+    assert run.bills_created == 1

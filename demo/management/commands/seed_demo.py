@@ -1,11 +1,18 @@
-"""`manage.py seed_demo`: load the demo portfolio and demo users (customers.demo)."""
+"""`manage.py seed_demo`: the demo portfolio and demo users (customers.demo), then months of
+readings, bills and payments for the new customers (billing.demo).
+
+The command lives in the top-floor `demo` app because it uses both floors: the archive may not
+import billing (DESIGN.md, "Floors").
+"""
 
 import time
 import unicodedata
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Max
 
+from billing.demo import DemoHistoryError, DemoHistoryResult, demo_history_seed
 from customers.demo import DEMO_PASSWORD, DemoLogin, demo_logins, demo_portfolio_seed
 from customers.models import Customer
 
@@ -29,7 +36,11 @@ class Command(BaseCommand):
         "the new customers are ADDED: the demo region tree and each area's collectors are reused, and account "
         "and meter numbers continue after the highest existing ones, so they never collide. Use --if-empty to "
         "do nothing in that case. Demo users (password 'gridcollect-demo') are refused where the settings set "
-        "DEMO_USERS_ALLOWED = False, as production does; --no-users then loads the portfolio alone."
+        "DEMO_USERS_ALLOWED = False, as production does; --no-users then loads the portfolio alone. "
+        "Unless --no-history is given, the new customers then get --months of daily meter readings, the bills "
+        "of the real billing runs for each complete month, payments and late-payment penalties. The billing "
+        "runs bill every monthly and instalment customer in the database with readings and no bill yet for "
+        "those months, as the monthly job would."
     )
 
     def add_arguments(self, parser):
@@ -41,10 +52,28 @@ class Command(BaseCommand):
             help="do nothing (except list the demo logins) when the database already has customers",
         )
         parser.add_argument("--no-users", action="store_true", help="create no users; customers stay unassigned")
+        parser.add_argument(
+            "--months", type=int, default=13, help="months of readings, bills and payments (default 13)"
+        )
+        parser.add_argument(
+            "--no-history", action="store_true", help="load the archive only: no readings, bills or payments"
+        )
 
-    def handle(self, *args, customers: int, seed: int, if_empty: bool, no_users: bool, **options):
+    def handle(
+        self,
+        *args,
+        customers: int,
+        seed: int,
+        if_empty: bool,
+        no_users: bool,
+        months: int,
+        no_history: bool,
+        **options,
+    ):
         if not 0 <= customers <= 1_000_000:
             raise CommandError("--customers must be between 0 and 1,000,000.")
+        if not 1 <= months <= 36:
+            raise CommandError("--months must be between 1 and 36.")
         existing = Customer.objects.count()
         if if_empty and existing:
             self.stdout.write(f"The database already has {existing} customers: no demo data loaded (--if-empty).")
@@ -58,6 +87,7 @@ class Command(BaseCommand):
             )
 
         started = time.perf_counter()
+        last_id = Customer.objects.aggregate(last=Max("id"))["last"] or 0
         result = demo_portfolio_seed(customers=customers, seed=seed, with_users=not no_users)
         elapsed = time.perf_counter() - started
 
@@ -79,6 +109,42 @@ class Command(BaseCommand):
         if result.customers:
             self.stdout.write(f"Industries: {industries}")
             self.stdout.write(f"Settlement modes: {modes}")
+        if result.customers and not no_history:
+            started = time.perf_counter()
+            try:
+                history = demo_history_seed(customers=Customer.objects.filter(id__gt=last_id), seed=seed, months=months)
+            except DemoHistoryError as exc:
+                raise CommandError(f"The demo history was not loaded: {exc}") from exc
+            self._print_history(history, time.perf_counter() - started)
+
+    def _print_history(self, history: DemoHistoryResult, elapsed: float) -> None:
+        periods = f"{history.periods[0]} to {history.periods[-1]}" if history.periods else "-"
+        skipped = ", ".join(f"{reason} {n}" for reason, n in history.bills_skipped.most_common())
+        behaviours = ", ".join(f"{name} {n}" for name, n in history.archetypes.most_common())
+        phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in history.seconds.items())
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"History {periods}: {history.readings} readings of {history.meters_read} meters, "
+                f"{history.bills} bills, {history.payments} payments ({history.reversals} returned by the bank), "
+                f"{history.penalty_rows} penalty accruals in {elapsed:.1f} s."
+            )
+        )
+        self.stdout.write(
+            f"Now: {history.paid_bills} bills paid, {history.overdue_bills} overdue; "
+            f"{history.customers_in_arrears} customers in arrears, {history.customers_with_credit} with credit."
+        )
+        self.stdout.write(f"Payment behaviour of the {history.billable} billed customers: {behaviours}")
+        if skipped:
+            self.stdout.write(f"Bills not issued: {skipped}")
+        if history.float_noise_problems or history.noise_penalty_days:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"SQLite rounding: reconcile() reported {history.float_noise_problems} differences that an exact "
+                    f"re-check found to be floating-point noise; {history.noise_penalty_days} penalty days were "
+                    "accrued on a principal that was zero but for that noise."
+                )
+            )
+        self.stdout.write(f"Phases: {phases}")
 
     def _print_logins(self, logins: list[DemoLogin]) -> None:
         if not logins:
