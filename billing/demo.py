@@ -36,7 +36,7 @@ from datetime import time as clock
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from customers.choices import (
@@ -52,6 +52,7 @@ from .models import (
     Bill,
     BillLine,
     CustomerTariff,
+    DailyUsage,
     MeterReading,
     Payment,
     PaymentAllocation,
@@ -61,8 +62,12 @@ from .models import (
     Tariff,
 )
 from .services.bills import BILLED_MODES, billing_run_execute, billing_run_start, period_bounds
+from .services.daily import billing_period_of, daily_stats_compute
+from .services.forecasts import forecasts_run
+from .services.instalments import instalment_issue_due
 from .services.payments import payment_record, payment_reverse
 from .services.penalties import penalties_accrue
+from .services.prepaid import PREPAID_MODES, prepaid_account_open, prepaid_run
 from .services.readings import readings_ingest
 from .services.statements import reconcile
 
@@ -872,7 +877,8 @@ def _history_write(customers: list[Customer], *, seed: int, months: int, today: 
     readings_from = first_start - timedelta(days=3)
 
     started = time.perf_counter()
-    result.tariffs_assigned = _tariffs_assign(billable, seed, readings_from)
+    # Prepaid customers need a tariff too: their daily charge is taken from their balance.
+    result.tariffs_assigned = _tariffs_assign(customers, seed, readings_from)
     behaviours = _behaviours(billable, seed, months)
     for customer in billable:
         archetype = behaviours[customer.pk].archetype
@@ -929,8 +935,75 @@ def _history_write(customers: list[Customer], *, seed: int, months: int, today: 
     ledger.accrue_through(yesterday)
     result.bills_skipped = ledger.skipped
     result.seconds["bills, payments and penalties"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    _daily_history(customers, seed=seed, today=today, result=result)
+    result.seconds["daily statistics, forecasts, prepaid and instalments"] = time.perf_counter() - started
     _counts(result, [c.pk for c in billable], today)
     return result
+
+
+STATISTICS_DAYS = 90  # the customer page's chart
+FORECAST_DAYS = 30
+PREPAID_DAYS = 30
+
+
+def _daily_history(customers: list[Customer], *, seed: int, today: date, result: DemoHistoryResult) -> None:
+    """The last months as the daily jobs would have left them: statistics for 90 days,
+    forecasts for 30, prepaid accounts run down and topped up over 30 days (with their warnings,
+    trips and escalations), and the current period's instalments."""
+    yesterday = today - timedelta(days=1)
+    ids = [c.pk for c in customers]
+    scope = Customer.objects.filter(id__in=ids)
+    daily_stats_compute(first_day=yesterday - timedelta(days=STATISTICS_DAYS - 1), last_day=yesterday, customers=scope)
+    for offset in range(FORECAST_DAYS - 1, -1, -1):
+        forecasts_run(day=yesterday - timedelta(days=offset), customers=scope)
+
+    prepaid = [c for c in customers if c.settlement_mode in PREPAID_MODES]
+    first = yesterday - timedelta(days=PREPAID_DAYS - 1)
+    averages = {
+        customer_id: total / PREPAID_DAYS
+        for customer_id, total in DailyUsage.objects.filter(
+            customer__in=prepaid, day__gte=first - timedelta(days=PREPAID_DAYS), day__lt=first
+        )
+        .values("customer_id")
+        .annotate(total=Sum("charge"))
+        .values_list("customer_id", "total")
+    }
+    top_ups: dict[date, list[tuple[Customer, Decimal, int]]] = defaultdict(list)
+    for customer in prepaid:
+        rng = _stream(seed, f"prepaid:{customer.account_no}")
+        average = averages.get(customer.pk) or Decimal("1000")
+        # Most keep 2–6 weeks in hand and top up when they drop below ~10 days; a few let it run out.
+        runs_down = rng.random() < 0.25
+        opening = _round_to(
+            average * Decimal(rng.randint(12, 20) if runs_down else rng.randint(14, 42)), Decimal("100")
+        )
+        prepaid_account_open(customer=customer, opened_on=first - timedelta(days=1), opening_balance=opening)
+        if not runs_down:
+            for n, day_offset in enumerate(range(rng.randint(8, 14), PREPAID_DAYS, rng.randint(9, 15))):
+                amount = _round_to(average * Decimal(rng.randint(10, 25)), Decimal("100"))
+                top_ups[first + timedelta(days=day_offset)].append((customer, amount, n))
+    for offset in range(PREPAID_DAYS):
+        day = first + timedelta(days=offset)
+        for customer, amount, n in top_ups.get(day, []):
+            channel = PaymentChannelChoices.PREPAID_CARD if customer.settlement_mode == "prepaid_card" else "mobile"
+            payment_record(
+                customer=customer,
+                amount=amount,
+                channel=channel,
+                external_ref=f"DEMO-TOPUP-{customer.account_no}-{n}",
+                received_at=timezone.make_aware(datetime.combine(day, clock(10, 0))),
+            )
+        prepaid_run(day=day)
+
+    instalment_customers = [c for c in customers if c.settlement_mode == "instalments"]
+    if instalment_customers:
+        _label, start, _end = billing_period_of(today, READING_DAY_MONTH_END)
+        day = start - timedelta(days=5)
+        while day <= today:
+            instalment_issue_due(day=day)
+            day += timedelta(days=1)
 
 
 @dataclass

@@ -9,7 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from billing.demo import ARCHETYPES, _exact_problems, demo_history_seed
@@ -92,23 +92,25 @@ def test_billable_customers_get_a_bill_per_complete_month_whose_total_is_its_lin
     periods = billed_periods(TODAY, 3)
     assert result.periods == periods
     billable = Customer.objects.filter(settlement_mode__in=BILLED).exclude(operating_status="closed")
+    # Every open customer has a tariff: billed ones for their bills, prepaid ones for the daily charge.
     assert set(CustomerTariff.objects.values_list("customer_id", flat=True)) == set(
-        billable.values_list("pk", flat=True)
+        Customer.objects.exclude(operating_status="closed").values_list("pk", flat=True)
     )
     history_start = MeterReading.objects.order_by("read_on").values_list("read_on", flat=True).first()
     for customer in billable:
-        periods_billed = set(Bill.objects.filter(customer=customer).values_list("period", flat=True))
+        # Instalment customers also have this month's instalments: the monthly bills are what is checked.
+        periods_billed = set(Bill.objects.filter(customer=customer, kind="monthly").values_list("period", flat=True))
         if all((m.installed_on or history_start) <= history_start for m in customer.meter_points.all()):
             assert periods_billed == set(periods), customer.account_no
         else:
             assert periods_billed <= set(periods)  # a meter installed later: billed from then
     lines = dict(BillLine.objects.values("bill_id").annotate(s=Sum("amount")).values_list("bill_id", "s"))
-    for bill in Bill.objects.all():
+    for bill in Bill.objects.filter(kind="monthly"):
         assert bill.total == lines[bill.pk] and bill.total > 0
         assert bill.issued_on <= TODAY and bill.issued_on.day == 1
         assert bill.power_factor is None or Decimal("0.75") <= bill.power_factor <= Decimal("0.99")
     assert not Bill.objects.exclude(customer__in=billable).exists()  # prepaid: read, not billed
-    assert not Payment.objects.exclude(customer__in=billable).exists()
+    assert not Payment.objects.exclude(customer__in=billable).filter(prepaid_entry__isnull=True).exists()
     assert BillingRun.objects.filter(status="done").count() == 3
     ledger_agrees()
 
@@ -118,16 +120,17 @@ def test_payments_follow_each_behaviour_with_penalties_credit_and_a_bank_return(
 
     assert set(result.archetypes) == set(ARCHETYPES)
     by_account = result.archetype_of
-    assert result.payments == Payment.objects.count() > 0
+    # Top-ups of the prepaid accounts (the last month) are payments too, counted apart.
+    assert result.payments == Payment.objects.filter(prepaid_entry__isnull=True).count() > 0
     paid = Bill.objects.filter(status="paid")
     assert paid.exists()
-    for payment in Payment.objects.select_related("customer"):
+    for payment in Payment.objects.filter(prepaid_entry__isnull=True).select_related("customer"):
         assert payment.external_ref.startswith(f"DEMO-{payment.customer.account_no}-")
         assert payment.received_at.date() < TODAY
     assert Payment.objects.values("channel").distinct().count() >= 2
     # The customers in deep arrears owe for their last months, with penalties running.
     for account, archetype in by_account.items():
-        bills = Bill.objects.filter(customer__account_no=account).order_by("period")
+        bills = Bill.objects.filter(customer__account_no=account, kind="monthly").order_by("period")
         if archetype == "prompt":
             # Paid before the due date (a returned payment is paid again within days).
             assert not bills.filter(due_on__lt=TODAY - timedelta(days=20)).exclude(status="paid").exists(), account
@@ -136,9 +139,15 @@ def test_payments_follow_each_behaviour_with_penalties_credit_and_a_bank_return(
             assert overdue.exists(), account
             assert PenaltyAccrual.objects.filter(bill__in=overdue).aggregate(s=Sum("amount"))["s"] > 0
     assert result.overdue_bills > 0 and result.customers_in_arrears > 0
-    # Credit: an overpayment still on the account.
-    credit = payment_unallocated(Payment.objects.filter(status="posted")).filter(unallocated__gt=Decimal("0.005"))
-    assert credit.exists() and result.customers_with_credit >= 1
+    # Credit: an overpayment still on the account, or one that a later bill (or this month's
+    # instalments) has already used.
+    credit = payment_unallocated(Payment.objects.filter(status="posted", prepaid_entry__isnull=True)).filter(
+        unallocated__gt=Decimal("0.005")
+    )
+    used_later = PaymentAllocation.objects.filter(
+        reversal__isnull=True, bill__issued_on__gt=F("payment__received_at__date")
+    ).exists()
+    assert credit.exists() or used_later
     # A bank return, with its reason, that re-opened what the payment had paid.
     reversal = PaymentReversal.objects.select_related("payment").get()
     assert reversal.reason.startswith("银行退票")
@@ -157,13 +166,18 @@ def test_a_customer_sliding_into_trouble_uses_less_and_less():
     for account in sliding:
         if MeterPoint.objects.filter(customer__account_no=account, installed_on__gt=start).exists():
             continue  # its first bill covers part of a month only
-        bills = Bill.objects.filter(customer__account_no=account).order_by("period")
+        bills = Bill.objects.filter(customer__account_no=account, kind="monthly").order_by("period")
         kwh = list(bills.values_list("total_kwh", flat=True))
         # Down to a third or a half over the last 2–3 months: more than any season moves it.
         assert kwh[-1] < kwh[0], (account, kwh)
 
 
 def _wipe() -> None:
+    from billing.models import ControlCommand, DailyUsage, Forecast, InstalmentChange, PrepaidAccount, PrepaidEntry
+    from customers.models import Notification
+
+    for model in (PrepaidEntry, ControlCommand, PrepaidAccount, DailyUsage, Forecast, InstalmentChange, Notification):
+        model.objects.all().delete()
     for model in (PaymentAllocation, PaymentReversal, Payment, PenaltyAccrual, BillLine, Bill, BillingRun):
         model.objects.all().delete()
     for model in (MeterReading, CustomerTariff, ServiceVisit, Contact, MeterPoint, Customer):
@@ -207,3 +221,19 @@ def test_the_command_adds_the_history_unless_told_not_to():
 def test_the_command_refuses_a_history_length_it_cannot_bill():
     with pytest.raises(CommandError, match="--months"):
         call_command("seed_demo", customers=2, months=0, no_users=True, stdout=StringIO())
+
+
+def test_the_last_months_look_as_the_daily_jobs_left_them():
+    from billing.models import DailyUsage, Forecast, PrepaidAccount
+
+    history()
+    open_customers = Customer.objects.exclude(operating_status="closed")
+    yesterday = TODAY - timedelta(days=1)
+    assert (
+        DailyUsage.objects.filter(day=yesterday).count()
+        == open_customers.filter(meter_points__isnull=False).distinct().count()
+    )
+    assert Forecast.objects.filter(day=yesterday).exists()
+    prepaid = open_customers.filter(settlement_mode__in=["prepaid_remote", "prepaid_card"])
+    assert PrepaidAccount.objects.filter(customer__in=prepaid).count() == prepaid.count()
+    assert reconcile() == []
