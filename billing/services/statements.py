@@ -109,9 +109,13 @@ def account_summary(customer: Customer) -> AccountSummary:
     return AccountSummary(totals["principal"] or ZERO, totals["penalty"] or ZERO, credit)
 
 
+FEN = Decimal("0.01")
+
+
 def _by_customer(queryset, customer_field: str, value: str) -> dict[int, Decimal]:
     rows = queryset.values(customer_field).annotate(s=Sum(value)).values_list(customer_field, "s")
-    return {customer_id: total or ZERO for customer_id, total in rows}
+    # Quantized: SQLite returns sums of NUMERIC as binary floats (…0.0000000001 off).
+    return {customer_id: Decimal(total or 0).quantize(FEN) for customer_id, total in rows}
 
 
 def reconcile(customers=None) -> list[str]:
