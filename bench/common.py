@@ -3,7 +3,10 @@
 import math
 import os
 import platform
+import re
 import statistics
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +22,9 @@ class BenchContext:
     requests: int
     clients: int
     phase_seconds: float  # upper bound on any one measured phase, so a slow machine cannot hang the run
+    runs: int = 3  # repetitions of the timed runs whose median is quoted (benchmarks 3 and 4)
+    payment_requests: int = 2000  # payments posted by benchmark 5's concurrent phase
+    payment_clients: int = 20
     facts: dict = field(default_factory=dict)
 
 
@@ -47,6 +53,10 @@ class Latencies:
         return self.count / self.wall if self.wall else math.nan
 
 
+class Figure(str):
+    """A number already formatted (e.g. `0.05`, `2.3×`): printed as it is, right-aligned."""
+
+
 def table(header: list[str], rows: list[list[object]]) -> str:
     """A markdown table; numbers are right-aligned."""
 
@@ -57,7 +67,7 @@ def table(header: list[str], rows: list[list[object]]) -> str:
             return f"{value:,}"
         return str(value)
 
-    aligns = ["---:" if rows and isinstance(rows[0][i], int | float) else "---" for i in range(len(header))]
+    aligns = ["---:" if rows and isinstance(rows[0][i], int | float | Figure) else "---" for i in range(len(header))]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(aligns) + "|"]
     lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -86,3 +96,56 @@ def machine() -> dict[str, str]:
         "Python": platform.python_version(),
         "Date (UTC)": datetime.now(UTC).strftime("%Y-%m-%d"),
     }
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+class SqlTimer:
+    """Wall-clock time and count of the SQL statements Django runs, grouped by `label(sql)`.
+
+    Install with `connection.execute_wrapper(timer)`. Only the execute call is timed (the client
+    binding the parameters into the query, as Django's psycopg backend does, and the server's work):
+    turning the fetched rows into Python objects happens afterwards and counts as Python time.
+    """
+
+    def __init__(self, label: Callable[[str], str] | None = None):
+        self.label = label or statement_label
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = self.label(sql)
+            self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - started
+            self.calls[key] = self.calls.get(key, 0) + 1
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE|TABLE)\s+"?([A-Za-z_][\w]*)"?', re.IGNORECASE)
+
+
+def statement_label(sql: str) -> str:
+    """`SELECT billing_bill`, `INSERT billing_billline`, …: the verb and the first table named."""
+    text = " ".join(sql.split())
+    verb = text.split(" ", 1)[0].upper() if text else "?"
+    found = _TABLE.search(text)
+    label = f"{verb} {found.group(1)}" if found else verb
+    if verb == "SELECT" and "ROW_NUMBER()" in text.upper():
+        label += " (window)"
+    return label
+
+
+def shares(parts: list[tuple[str, float, int | str]], total: float) -> list[list[object]]:
+    """Rows of a time breakdown: part, seconds, share of the total, calls."""
+    return [
+        [name, Figure(f"{seconds:.2f}"), Figure(f"{100 * seconds / total:.0f} %" if total else "–"), calls]
+        for name, seconds, calls in parts
+    ]
