@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -93,56 +94,48 @@ def _parse_decimal(raw, name: str) -> Decimal:
     return value
 
 
+def _parse_one(idx: int, raw, today: dt.date) -> _Row | RowError:
+    """One row, fully checked: the reference for every error message."""
+    if not isinstance(raw, Mapping):
+        return RowError(idx, "non_field_errors", _("each row must be an object"))
+    meter_no = raw.get("meter")
+    if meter_no in (None, ""):
+        return RowError(idx, "meter", _("this field is required"))
+    meter_no = str(meter_no).strip()
+    read_on = raw.get("read_on")
+    try:
+        if isinstance(read_on, dt.datetime):
+            raise ValueError
+        if not isinstance(read_on, dt.date):
+            read_on = dt.date.fromisoformat(str(read_on).strip())
+    except (TypeError, ValueError):
+        return RowError(idx, "read_on", _("must be a date written YYYY-MM-DD"))
+    if read_on > today:
+        return RowError(idx, "read_on", _("is in the future"))
+    values = []
+    for name in VALUES:
+        raw_value = raw.get(name)
+        if raw_value in (None, ""):
+            if name in REQUIRED:
+                return RowError(idx, name, _("this register is missing"))
+            raw_value = "0"
+        try:
+            values.append(_parse_decimal(raw_value, name))
+        except (ValueError, InvalidOperation) as exc:
+            message = str(exc) if isinstance(exc, ValueError) and str(exc) else _("must be a number")
+            return RowError(idx, name, message)
+    source = str(raw.get("source") or MeterReadingSourceChoices.AMI).strip().lower()
+    if source not in SOURCES:
+        return RowError(idx, "source", _("must be one of %(choices)s") % {"choices": ", ".join(sorted(SOURCES))})
+    return _Row(idx, meter_no, read_on, tuple(values), source)
+
+
 def _parse(rows: Iterable[Mapping], today: dt.date) -> tuple[list[_Row], list[RowError]]:
     parsed: list[_Row] = []
     errors: list[RowError] = []
     for idx, raw in enumerate(rows):
-        if not isinstance(raw, Mapping):
-            errors.append(RowError(idx, "non_field_errors", _("each row must be an object")))
-            continue
-        meter_no = raw.get("meter")
-        if meter_no in (None, ""):
-            errors.append(RowError(idx, "meter", _("this field is required")))
-            continue
-        meter_no = str(meter_no).strip()
-        read_on = raw.get("read_on")
-        try:
-            if isinstance(read_on, dt.datetime):
-                raise ValueError
-            if not isinstance(read_on, dt.date):
-                read_on = dt.date.fromisoformat(str(read_on).strip())
-        except (TypeError, ValueError):
-            errors.append(RowError(idx, "read_on", _("must be a date written YYYY-MM-DD")))
-            continue
-        if read_on > today:
-            errors.append(RowError(idx, "read_on", _("is in the future")))
-            continue
-        values = []
-        failed = False
-        for name in VALUES:
-            raw_value = raw.get(name)
-            if raw_value in (None, ""):
-                if name in REQUIRED:
-                    errors.append(RowError(idx, name, _("this register is missing")))
-                    failed = True
-                    break
-                raw_value = "0"
-            try:
-                values.append(_parse_decimal(raw_value, name))
-            except (ValueError, InvalidOperation) as exc:
-                message = str(exc) if isinstance(exc, ValueError) and str(exc) else _("must be a number")
-                errors.append(RowError(idx, name, message))
-                failed = True
-                break
-        if failed:
-            continue
-        source = str(raw.get("source") or MeterReadingSourceChoices.AMI).strip().lower()
-        if source not in SOURCES:
-            errors.append(
-                RowError(idx, "source", _("must be one of %(choices)s") % {"choices": ", ".join(sorted(SOURCES))})
-            )
-            continue
-        parsed.append(_Row(idx, meter_no, read_on, tuple(values), source))
+        result = _parse_one(idx, raw, today)
+        (errors if isinstance(result, RowError) else parsed).append(result)
     return parsed, errors
 
 
@@ -178,17 +171,18 @@ def readings_ingest(
     `dry_run` validates and counts what would be stored, and stores nothing.
     """
     today = today or timezone.localdate()
-    parsed, errors = _parse(rows, today)
     if bulk_sql is None:
         bulk_sql = connection.vendor == "postgresql"
     with transaction.atomic():
         if bulk_sql:
+            staged, errors = _stage(rows, today)
             # One ingestion at a time: two concurrent batches for the same meter could each
             # pass the monotonic check against the other's absence.
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtext('gridcollect.readings'))")
-            result, more = _ingest_postgres(parsed, bool(errors))
+            result, more = _ingest_postgres(staged, bool(errors))
         else:
+            parsed, errors = _parse(rows, today)
             result, more = _ingest_python(parsed, bool(errors))
         errors.extend(more)
         if dry_run:
@@ -318,54 +312,96 @@ def _existing_neighbours(bounds: dict[int, list[dt.date]]) -> list[tuple[int, dt
 
 # --- the PostgreSQL path --------------------------------------------------------------------
 
-_STAGE_COLUMNS = ("idx", "meter_no", "read_on", *VALUES, "source")
+_STAGE_COLUMNS = ("idx", "meter_id", "read_on", *VALUES, "source", "first_idx")
+_NUMBER = re.compile(r"\d{1,13}(?:\.\d{1,3})?")
 
 
-def _copy_text(parsed: list[_Row]) -> bytes:
-    buffer = io.StringIO()
-    write = buffer.write
-    for row in parsed:
-        values = "\t".join(str(v) for v in row.values)
-        write(f"{row.idx}\t{row.meter_no}\t{row.read_on.isoformat()}\t{values}\t{row.source}\n")
-    return buffer.getvalue().encode()
+def _stage(rows: Iterable[Mapping], today: dt.date) -> tuple[list[tuple], list[RowError]]:
+    """Rows as text for COPY: (idx, meter number, ISO date, register strings, source).
+
+    The common case — a dict of plain decimal strings, as a CSV file or a JSON body gives it —
+    is checked with one pattern per value and passed through as text, which is what makes the
+    bulk path fast. Anything else goes through `_parse_one`, so every error is the same as the
+    Python path's and every accepted value is normalised the same way."""
+    staged: list[tuple] = []
+    errors: list[RowError] = []
+    today_iso = today.isoformat()
+    number = _NUMBER.fullmatch
+    for idx, raw in enumerate(rows):
+        if type(raw) is dict:
+            meter, day = raw.get("meter"), raw.get("read_on")
+            values = (
+                raw.get("total_kwh"),
+                raw.get("critical_peak_kwh") or "0",
+                raw.get("peak_kwh"),
+                raw.get("flat_kwh"),
+                raw.get("valley_kwh"),
+                raw.get("reactive_kvarh"),
+                raw.get("max_demand_kw"),
+            )
+            source = raw.get("source") or "ami"
+            if (
+                type(meter) is str
+                and meter
+                and type(day) is str
+                and len(day) == 10
+                and day[4] == "-"
+                and day[7] == "-"
+                and day <= today_iso
+                and source in SOURCES
+                and meter == meter.strip()
+                and all(type(v) is str and number(v) for v in values)
+            ):
+                try:
+                    dt.date.fromisoformat(day)
+                except ValueError:
+                    pass
+                else:
+                    staged.append((idx, meter, day, values, source))
+                    continue
+        result = _parse_one(idx, raw, today)
+        if isinstance(result, RowError):
+            errors.append(result)
+        else:
+            values = tuple(str(v) for v in result.values)
+            staged.append((idx, result.meter_no, result.read_on.isoformat(), values, result.source))
+    return staged, errors
 
 
-def _ingest_postgres(parsed: list[_Row], has_errors: bool) -> tuple[IngestResult, list[RowError]]:
+def _ingest_postgres(staged: list[tuple], has_errors: bool) -> tuple[IngestResult, list[RowError]]:
     errors: list[RowError] = []
     table = MeterReading._meta.db_table
-    meter_table = MeterPoint._meta.db_table
+    meters = dict(MeterPoint.objects.filter(meter_no__in={row[1] for row in staged}).values_list("meter_no", "id"))
+    # The meter and the first row of each (meter, date) are resolved here, while the COPY text is
+    # written, instead of by UPDATEs that would rewrite every staged row.
+    first: dict[tuple[int, str], int] = {}
+    buffer = io.StringIO()
+    write = buffer.write
+    for idx, meter_no, day, values, source in staged:
+        meter_id = meters.get(meter_no)
+        if meter_id is None:
+            errors.append(RowError(idx, "meter", _("unknown meter %(meter)s") % {"meter": meter_no}))
+            continue
+        first_idx = first.setdefault((meter_id, day), idx)
+        write(f"{idx}\t{meter_id}\t{day}\t{chr(9).join(values)}\t{source}\t{first_idx}\n")
     with connection.cursor() as cursor:
         # Dropped first as well: inside an outer transaction (a savepoint) ON COMMIT has not run yet.
         cursor.execute("DROP TABLE IF EXISTS reading_stage")
         cursor.execute(
             """
             CREATE TEMP TABLE reading_stage (
-                idx integer, meter_no text, read_on date,
+                idx integer, meter_id bigint, read_on date,
                 total_kwh numeric(16,3), critical_peak_kwh numeric(16,3), peak_kwh numeric(16,3),
                 flat_kwh numeric(16,3), valley_kwh numeric(16,3), reactive_kvarh numeric(16,3),
-                max_demand_kw numeric(12,3), source text, meter_id bigint, first_idx integer
+                max_demand_kw numeric(12,3), source text, first_idx integer, stored boolean NOT NULL DEFAULT false
             ) ON COMMIT DROP
             """
         )
-        raw = cursor.cursor
-        with raw.copy(f"COPY reading_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-            data = _copy_text(parsed)
+        data = buffer.getvalue().encode()
+        with cursor.cursor.copy(f"COPY reading_stage ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
             for start in range(0, len(data), 8 << 20):
                 copy.write(data[start : start + (8 << 20)])
-        # Resolve meters and the first row of each (meter, date) in one pass.
-        cursor.execute(
-            f"""
-            UPDATE reading_stage s SET meter_id = m.id FROM {meter_table} m WHERE m.meter_no = s.meter_no;
-            UPDATE reading_stage s SET first_idx = f.first_idx
-              FROM (SELECT meter_id, read_on, min(idx) AS first_idx FROM reading_stage
-                    WHERE meter_id IS NOT NULL GROUP BY meter_id, read_on) f
-             WHERE s.meter_id = f.meter_id AND s.read_on = f.read_on;
-            ANALYZE reading_stage;
-            """
-        )
-        cursor.execute("SELECT idx, meter_no FROM reading_stage WHERE meter_id IS NULL")
-        for idx, meter_no in cursor.fetchall():
-            errors.append(RowError(idx, "meter", _("unknown meter %(meter)s") % {"meter": meter_no}))
+        cursor.execute("ANALYZE reading_stage")
 
         differs_sql = " ".join(f"WHEN a.{n} IS DISTINCT FROM b.{n} THEN '{n}'" for n in VALUES)
         cursor.execute(
@@ -391,11 +427,17 @@ def _ingest_postgres(parsed: list[_Row], has_errors: bool) -> tuple[IngestResult
             """
         )
         stored_duplicates = 0
+        stored_rows: list[int] = []
         for idx, field_name, *stored in cursor.fetchall():
+            stored_rows.append(idx)
             if field_name:
                 errors.append(RowError(idx, field_name, _changed_message(field_name, stored[VALUES.index(field_name)])))
             else:
                 stored_duplicates += 1
+        if stored_rows:
+            # Flagged once here, so the checks and the INSERT below need no anti-join on the
+            # readings table (which the planner may run as a scan per row on a fresh table).
+            cursor.execute("UPDATE reading_stage SET stored = true WHERE idx = ANY(%s)", [stored_rows])
 
         # Candidates: first rows not already stored. Neighbours: stored readings of the same
         # meters inside each meter's batch range, and the one just before and just after it.
@@ -414,8 +456,7 @@ def _ingest_postgres(parsed: list[_Row], has_errors: bool) -> tuple[IngestResult
             WITH candidates AS (
                 SELECT s.idx, s.meter_id, s.read_on, {", ".join("s." + n for n in CUMULATIVE)}
                   FROM reading_stage s
-                 WHERE s.idx = s.first_idx
-                   AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.meter_id = s.meter_id AND r.read_on = s.read_on)
+                 WHERE s.idx = s.first_idx AND NOT s.stored
             ),
             bounds AS (
                 SELECT meter_id, min(read_on) AS low, max(read_on) AS high FROM candidates GROUP BY meter_id
@@ -464,8 +505,8 @@ def _ingest_postgres(parsed: list[_Row], has_errors: bool) -> tuple[IngestResult
             f"""
             INSERT INTO {table} ({columns}, received_at)
             SELECT {columns}, %s FROM reading_stage s
-             WHERE s.idx = s.first_idx
-               AND NOT EXISTS (SELECT 1 FROM {table} r WHERE r.meter_id = s.meter_id AND r.read_on = s.read_on)
+             WHERE s.idx = s.first_idx AND NOT s.stored
+             ORDER BY s.meter_id, s.read_on
             """,
             [timezone.now()],
         )

@@ -139,3 +139,24 @@ def test_a_replacement_meter_starts_from_its_own_register(ingest, meters):
     ingest([row(day="2026-11-01", total="98000")])
     MeterPointFactory(meter_no="M-1B", customer=old.customer, replaces=old)
     assert ingest([row("M-1B", "2026-11-02", total="0"), row("M-1B", "2026-11-03", total="25")]).created == 2
+
+
+def test_numbers_in_any_accepted_form_are_stored_the_same(ingest, meters):
+    batch = [
+        row(day="2026-11-01", total="1000"),
+        {**row(day="2026-11-02", total="1100"), "total_kwh": 1100, "max_demand_kw": 12.5},  # JSON numbers
+        {**row(day="2026-11-03", total="1200"), "total_kwh": " 1.2e3 ", "source": "MANUAL"},  # spaces, exponent, case
+        {**row(day="2026-11-04", total="1300"), "critical_peak_kwh": None},  # optional register left out
+    ]
+    assert ingest(batch).created == 4
+    stored = dict(MeterReading.objects.filter(meter__meter_no="M-1").values_list("read_on", "total_kwh"))
+    assert [stored[dt.date(2026, 11, d)] for d in (1, 2, 3, 4)] == [
+        Decimal("1000"),
+        Decimal("1100"),
+        Decimal("1200"),
+        Decimal("1300"),
+    ]
+    assert MeterReading.objects.get(read_on="2026-11-03").source == "manual"
+    with pytest.raises(ReadingBatchError) as info:
+        ingest([{**row(day="2026-11-05", total="1400"), "total_kwh": 1400.0001}])
+    assert errors_of(info) == [(0, "total_kwh")]
