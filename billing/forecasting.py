@@ -1,10 +1,13 @@
 """Consumption forecasts from a customer's daily history, with no database access.
 
-The method: the same-weekday profile of the last four weeks, scaled to the latest week's
-level. For a target day t seen from day D (t > D):
+The method: the same-weekday profile of the last four weeks, scaled to the level of the
+last few days. For a target day t seen from day D (t > D):
 
-    forecast(t) = mean(kWh of the days in D−27 … D with t's weekday)
-                  × (kWh of D−6 … D) ÷ (mean weekly kWh of D−27 … D)
+    forecast(t) = mean(kWh of the days in D−27 … D with t's weekday) × level(D)
+    level(D)    = Σ kWh of D−4 … D ÷ Σ of those days' own weekday means over D−27 … D
+
+(the level compares each recent day with its own weekday, so a weekend in the window does not
+read as a fall), clipped to [0.5, 1.5].
 
 It keeps the weekly cycle (weekends, rest days) that a run-rate loses, averages out the
 noise that same-day-last-week carries, and follows a customer whose level is falling or
@@ -26,16 +29,22 @@ def _window(history: Mapping[dt.date, float], as_of: dt.date) -> list[tuple[dt.d
     return [(d, history[d]) for d in days if d in history]
 
 
+LEVEL_DAYS = 5  # tried 3, 5, 7 and 10 on the demo portfolio: 5 forecast best (docs/BENCHMARKS.md)
+
+
 def level_factor(history: Mapping[dt.date, float], as_of: dt.date) -> float:
     window = _window(history, as_of)
     if len(window) < 14:
         return 1.0
-    mean_day = sum(v for _, v in window) / len(window)
-    last_week = [v for d, v in window if (as_of - d).days < 7]
-    if not last_week or mean_day <= 0:
+    by_weekday: dict[int, list[float]] = {}
+    for day, value in window:
+        by_weekday.setdefault(day.weekday(), []).append(value)
+    means = {weekday: sum(values) / len(values) for weekday, values in by_weekday.items()}
+    recent = [(day, value) for day, value in window if (as_of - day).days < LEVEL_DAYS]
+    expected = sum(means[day.weekday()] for day, _ in recent)
+    if expected <= 0:
         return 1.0
-    factor = (sum(last_week) / len(last_week)) / mean_day
-    return min(max(factor, 0.5), 1.5)
+    return min(max(sum(value for _, value in recent) / expected, 0.5), 1.5)
 
 
 def forecast_day(history: Mapping[dt.date, float], as_of: dt.date, target: dt.date) -> tuple[float, str]:

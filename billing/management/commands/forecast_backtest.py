@@ -4,9 +4,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.backtest import backtest, report
-
-START, END = "<!-- forecast-backtest:start -->", "<!-- forecast-backtest:end -->"
+from billing.backtest import DOC_SECTION, backtest, report
 
 
 class Command(BaseCommand):
@@ -28,10 +26,11 @@ class Command(BaseCommand):
         if write_docs:
             path = Path(settings.BASE_DIR) / "docs" / "BENCHMARKS.md"
             current = path.read_text() if path.exists() else "# Benchmarks\n"
-            block = f"{START}\n{text}{END}"
-            if START in current:
-                current = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _m: block, current, flags=re.S)
+            # The numbered section, up to the next numbered one (the layout bench/run.py keeps).
+            section = re.compile(rf"^## {DOC_SECTION}\. .*?(?=^## \d+\. |\Z)", re.S | re.M)
+            if section.search(current):
+                current = section.sub(lambda _m: text.rstrip() + "\n\n", current)
             else:
-                current = current.rstrip() + "\n\n" + block + "\n"
-            path.write_text(current)
+                current = current.rstrip() + "\n\n" + text
+            path.write_text(current.rstrip() + "\n")
             self.stdout.write(f"updated {path.name}")
