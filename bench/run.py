@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.api import bench_customer_list_api  # noqa: E402
 from bench.billing import bench_billing_run  # noqa: E402
 from bench.common import BenchContext, machine, table  # noqa: E402
+from bench.daily import bench_daily_and_prepaid  # noqa: E402
 from bench.payments import bench_payment_api  # noqa: E402
 from bench.readings import bench_readings_ingest  # noqa: E402
 from bench.seed import archive_only, bench_seed_demo  # noqa: E402
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, Callable[[BenchContext], str]] = {
     "readings": bench_readings_ingest,
     "billing": bench_billing_run,
     "payments": bench_payment_api,
+    "daily": bench_daily_and_prepaid,
 }
 SECTION = re.compile(r"^## (\d+)\. ", re.MULTILINE)
 
