@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from customers.choices import CustomerPaymentChannelChoices
+
 
 class TariffCategoryChoices(models.TextChoices):
     LARGE_INDUSTRY = "large_industry", _("Large industry (two-part)")
@@ -48,13 +50,8 @@ class BillingRunStatusChoices(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-class PaymentChannelChoices(models.TextChoices):
-    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
-    ONLINE_BANKING = "online_banking", _("Online banking")
-    SELF_SERVICE = "self_service", _("Self-service terminal")
-    MOBILE = "mobile", _("Mobile payment (WeChat Pay / Alipay)")
-    COUNTER = "counter", _("Counter")
-    PREPAID_CARD = "prepaid_card", _("Prepaid card")
+# One list of payment channels for the archive (a customer's usual channel) and for payments.
+PaymentChannelChoices = CustomerPaymentChannelChoices
 
 
 class PaymentStatusChoices(models.TextChoices):

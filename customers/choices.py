@@ -45,7 +45,7 @@ class CustomerPaymentChannelChoices(models.TextChoices):
     BANK_TRANSFER = "bank_transfer", _("Bank transfer")
     ONLINE_BANKING = "online_banking", _("Online banking")
     SELF_SERVICE = "self_service", _("Self-service terminal")
-    MOBILE = "mobile", _("Mobile payment")
+    MOBILE = "mobile", _("Mobile payment (WeChat Pay / Alipay)")
     COUNTER = "counter", _("Counter")
     PREPAID_CARD = "prepaid_card", _("Prepaid card")
 
