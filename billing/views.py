@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.pagination import apply_sort, paginate
+from core.pagination import apply_sort, filter_data, paginate
 from core.permissions import require
 from core.templatetags.gridcollect import money
 from customers.selectors import customers_visible_to
@@ -47,7 +47,7 @@ BILL_SORTS = {
 
 def _bills(request):
     queryset = bills_with_balances(bills_visible_to(request.user)).select_related("customer")
-    filterset = BillFilterSet(request.GET or None, queryset=queryset, request=request)
+    filterset = BillFilterSet(filter_data(request.GET), queryset=queryset, request=request)
     return filterset, (filterset.qs if filterset.is_bound and filterset.is_valid() else queryset)
 
 
@@ -178,7 +178,7 @@ def customer_panel(request, account_no: str):
 
 def payment_list(request):
     queryset = Payment.objects.filter(customer__in=customers_visible_to(request.user)).select_related("customer")
-    filterset = PaymentFilterSet(request.GET or None, queryset=queryset, request=request)
+    filterset = PaymentFilterSet(filter_data(request.GET), queryset=queryset, request=request)
     if filterset.is_bound and filterset.is_valid():
         queryset = filterset.qs
     params = request.GET.copy()

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.forms import BootstrapFormMixin
-from core.pagination import paginate
+from core.pagination import filter_data, paginate
 from core.permissions import require
 from customers.selectors import customers_visible_to
 
@@ -103,7 +103,7 @@ _PRIORITY = Case(
 def control_commands(request):
     require(can_request_control(request.user))
     queryset = _commands_visible_to(request.user)
-    filterset = ControlCommandFilterSet(request.GET or None, queryset=queryset, request=request)
+    filterset = ControlCommandFilterSet(filter_data(request.GET), queryset=queryset, request=request)
     if filterset.is_bound and filterset.is_valid():
         queryset = filterset.qs
     params = request.GET.copy()

@@ -24,3 +24,16 @@ def apply_sort(request, queryset, allowed: dict[str, str], default: str):
     if field is None:
         key, descending, field = default, default.startswith("-"), allowed[default.lstrip("-")]
     return queryset.order_by(("-" if descending else "") + field, "pk"), key
+
+
+def filter_data(query):
+    """The query string without empty values, for binding a FilterSet: a form's blank selects
+    ("All") mean no filter, not an invalid choice."""
+    data = query.copy()
+    for key in list(data.keys()):
+        values = [v for v in data.getlist(key) if v != ""]
+        if values:
+            data.setlist(key, values)
+        else:
+            del data[key]
+    return data or None

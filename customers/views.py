@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from core.pagination import apply_sort, paginate
+from core.pagination import apply_sort, filter_data, paginate
 from core.permissions import can_edit_archive, can_log_contact_work, require
 
 from .filtersets import CustomerFilterSet
@@ -49,7 +49,7 @@ def _visible_customer(request, account_no: str):
 
 def _filtered_customers(request):
     queryset = customers_visible_to(request.user).select_related("region", "collector")
-    filterset = CustomerFilterSet(request.GET or None, queryset=queryset, request=request)
+    filterset = CustomerFilterSet(filter_data(request.GET), queryset=queryset, request=request)
     return filterset, (filterset.qs if filterset.is_bound and filterset.is_valid() else queryset)
 
 

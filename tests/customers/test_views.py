@@ -162,3 +162,12 @@ def test_a_meter_replacement_is_declared_from_the_customer_page(client, manager,
         url, {"meter_no": "NEW-2", "meter_type": "smart", "multiplier": "100", "replaced_on": "2026-10-16"}
     )
     assert again.status_code == 200 and again.context["form"].non_field_errors()
+
+
+def test_blank_selects_in_the_filter_form_mean_no_filter(client, manager, regions):
+    CustomerFactory(account_no="3800000001", name="Blank A", region=regions["a"])
+    CustomerFactory(account_no="3800000002", name="Blank B", region=regions["a"])
+    client.force_login(manager)
+    params = {"q": "Blank A", "region": "", "industry": "", "importance": "", "settlement_mode": ""}
+    html = client.get(reverse("customers:list"), params, HTTP_HX_REQUEST="true").content.decode()
+    assert "3800000001" in html and "3800000002" not in html
