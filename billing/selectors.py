@@ -43,7 +43,8 @@ def bills_with_balances(
     queryset = Bill.objects.all() if queryset is None else queryset
     adj = {"created_at__date__lt": before} if before else {}
     alloc = {"allocated_on__lt": before} if before else {}
-    penalty_days = (Q(is_correction=True) | Q(accrued_on__lte=penalty_through),) if penalty_through else ()
+    # Corrections are dated on the day they correct, so one date filter serves both kinds.
+    penalty_days = (Q(accrued_on__lte=penalty_through),) if penalty_through else ()
     return queryset.annotate(
         adjustments_total=_sum(AdjustmentNote, "amount", **adj),
         principal_paid=_sum(PaymentAllocation, "principal", **alloc),

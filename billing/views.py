@@ -29,7 +29,7 @@ from .permissions import (
 )
 from .selectors import bills_visible_to, bills_with_balances
 from .services.bills import bill_adjust, billing_run_start
-from .services.payments import DuplicatePayment, payment_record, payment_reverse
+from .services.payments import DuplicatePayment, payment_record, payment_reverse, validate_received_at
 from .services.penalties import penalty_waive
 from .services.statements import account_summary, statement_entries
 from .services.uploads import reading_upload_check, reading_upload_confirm
@@ -200,6 +200,7 @@ def payment_create(request):
     form = PaymentForm(request.POST or None, user=request.user, initial={"customer": request.GET.get("customer", "")})
     if request.method == "POST" and form.is_valid():
         try:
+            validate_received_at(form.cleaned_data.get("received_at"))
             payment = payment_record(recorded_by=request.user, **form.cleaned_data)
         except DuplicatePayment as exc:
             form.add_error(

@@ -27,7 +27,7 @@ from billing.permissions import (
 )
 from billing.selectors import bills_visible_to, bills_with_balances
 from billing.services.bills import bill_import, billing_run_start
-from billing.services.payments import DuplicatePayment, payment_record, payment_reverse
+from billing.services.payments import DuplicatePayment, payment_record, payment_reverse, validate_received_at
 from billing.services.penalties import penalty_waive
 from billing.services.readings import ReadingBatchError, readings_ingest
 from billing.services.statements import account_summary, statement_entries
@@ -237,6 +237,7 @@ class PaymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         if not data.is_valid():
             return Response(data.errors, status=status.HTTP_400_BAD_REQUEST)
         try:
+            validate_received_at(data.validated_data.get("received_at"))
             payment = payment_record(recorded_by=request.user, **data.validated_data)
         except DuplicatePayment as exc:
             return Response(

@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -27,10 +28,10 @@ from customers.models import Customer
 
 from ..choices import PaymentChannelChoices, PaymentStatusChoices
 from ..models import Bill, Payment, PaymentAllocation, PaymentReversal
-from ..selectors import open_bills, payment_unallocated
+from ..selectors import bills_with_balances, open_bills, payment_unallocated
 from .ledger import bill_statuses_refresh
 from .penalties import penalties_accrue, penalties_recalculate
-from .prepaid import prepaid_account_for, prepaid_top_up, prepaid_top_up_reverse
+from .prepaid import PREPAID_MODES, prepaid_account_for, prepaid_top_up, prepaid_top_up_reverse
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -61,6 +62,23 @@ def validate_amount(amount) -> Decimal:
     if amount > MAX_AMOUNT:
         raise ValidationError({"amount": _("The amount is too large.")})
     return amount
+
+
+def validate_received_at(received_at: dt.datetime | None) -> None:
+    """For the entry points (API, counter form, bank file): a received date at most
+    PAYMENT_MAX_BACKDATE_DAYS back. A typo in the year would otherwise wipe out months of
+    penalty; older money is posted with today's date and the difference settled by a manager's
+    waiver. (Loading history, e.g. the demo, calls payment_record directly.)"""
+    if received_at is None:
+        return
+    oldest = timezone.localdate() - dt.timedelta(days=settings.PAYMENT_MAX_BACKDATE_DAYS)
+    if timezone.localdate(received_at) < oldest:
+        raise ValidationError(
+            {
+                "received_at": _("A payment is posted at most %(days)d days back (not before %(date)s).")
+                % {"days": settings.PAYMENT_MAX_BACKDATE_DAYS, "date": oldest}
+            }
+        )
 
 
 def _lock_customer(customer: Customer) -> Customer:
@@ -155,7 +173,7 @@ def payment_record(
     # --- prepaid (DESIGN.md rule 5) -------------------------------------------------------------
     # A payment for a customer with a prepaid account tops the account up instead of paying
     # bills: the prepaid balance is what the daily charges are taken from.
-    if prepaid_account_for(customer) is not None:
+    if customer.settlement_mode in PREPAID_MODES and prepaid_account_for(customer) is not None:
         prepaid_top_up(payment=payment)
         return payment
     # --- end prepaid ----------------------------------------------------------------------------
@@ -164,13 +182,42 @@ def payment_record(
     # Penalty accrued through the day of payment is due first (penalty before principal).
     penalties_accrue(through=day, bills=customer_bills)
     rows = _allocate(customer, [_Source(payment, amount)], day)
-    # A back-dated payment lowers the principal of days already accrued after it.
-    penalties_recalculate(
-        bills=[Bill.objects.get(pk=pk) for pk in {r.bill_id for r in rows}],
-        from_day=day + dt.timedelta(days=1),
-        on_day=max(day, timezone.localdate()),
-    )
+    # A back-dated payment lowers the principal of days already accrued after it; what was paid
+    # on those days beyond the corrected penalty goes back to credit and on to open bills.
+    touched = [Bill.objects.get(pk=pk) for pk in {r.bill_id for r in rows}]
+    penalties_recalculate(bills=touched, from_day=day + dt.timedelta(days=1))
+    if overpaid_release(bill_ids=[b.pk for b in touched], on_day=timezone.localdate()):
+        _allocate(customer, _credit_sources(customer), timezone.localdate())
     return payment
+
+
+def overpaid_release(*, bill_ids, on_day: dt.date) -> bool:
+    """Where a bill now has more paid than it owes (its penalty was recalculated down, or a
+    credit note lowered it), take the excess back from its latest allocations as negative
+    allocations: the money becomes the payment's credit again. Returns whether any was released."""
+    released = False
+    for bill in bills_with_balances(Bill.objects.filter(pk__in=list(bill_ids))):
+        excess = {"penalty": max(-bill.penalty_due, ZERO), "principal": max(-bill.principal_due, ZERO)}
+        if not any(excess.values()):
+            continue
+        rows = []
+        for allocation in PaymentAllocation.objects.filter(bill=bill, reversal__isnull=True).order_by("-id"):
+            for part in ("penalty", "principal"):
+                take = min(excess[part], getattr(allocation, part))
+                if take > 0:
+                    rows.append(
+                        PaymentAllocation(
+                            payment_id=allocation.payment_id, bill=bill, allocated_on=on_day, **{part: -take}
+                        )
+                    )
+                    excess[part] -= take
+            if not any(excess.values()):
+                break
+        PaymentAllocation.objects.bulk_create(rows)
+        released = released or bool(rows)
+    if released:
+        bill_statuses_refresh(bill_ids)
+    return released
 
 
 @transaction.atomic
@@ -192,33 +239,34 @@ def payment_reverse(
     if payment.status == PaymentStatusChoices.REVERSED:
         raise ValidationError({"payment": _("This payment has already been reversed.")})
     reversed_on = reversed_on or timezone.localdate()
+    received_on = timezone.localdate(payment.received_at)
+    if not received_on <= reversed_on <= timezone.localdate():
+        raise ValidationError(
+            {"reversed_on": _("A reversal is dated between the payment (%(paid)s) and today.") % {"paid": received_on}}
+        )
     reversal = PaymentReversal.objects.create(
         payment=payment, reason=reason.strip(), reversed_on=reversed_on, reversed_by=reversed_by
     )
-    totals: dict[int, list[Decimal]] = {}
-    for allocation in PaymentAllocation.objects.filter(payment=payment):
-        pair = totals.setdefault(allocation.bill_id, [ZERO, ZERO])
-        pair[0] += allocation.penalty
-        pair[1] += allocation.principal
-    PaymentAllocation.objects.bulk_create(
-        [
-            PaymentAllocation(
-                payment=payment,
-                bill_id=bill_id,
-                penalty=-penalty,
-                principal=-principal,
-                allocated_on=reversed_on,
-                reversal=reversal,
-            )
-            for bill_id, (penalty, principal) in totals.items()
-            if penalty or principal
-        ]
-    )
+    # Each allocation is undone on its own date: the money never arrived, so for penalty
+    # purposes the bills were never paid (rule 2: a reversal re-opens what the payment paid).
+    undo = [
+        PaymentAllocation(
+            payment=payment,
+            bill_id=allocation.bill_id,
+            penalty=-allocation.penalty,
+            principal=-allocation.principal,
+            allocated_on=allocation.allocated_on,
+            reversal=reversal,
+        )
+        for allocation in PaymentAllocation.objects.filter(payment=payment)
+        if allocation.penalty or allocation.principal
+    ]
+    PaymentAllocation.objects.bulk_create(undo)
+    totals = {row.bill_id for row in undo}
     Payment.objects.filter(pk=payment.pk).update(status=PaymentStatusChoices.REVERSED)
     bill_statuses_refresh(totals)
     if hasattr(payment, "prepaid_entry"):
         prepaid_top_up_reverse(payment=payment)  # a returned top-up leaves the prepaid balance too
-    # The penalty days after the reversal date accrue on the re-opened principal by the
-    # nightly job; the days already accrued between payment and reversal stand, because the
-    # money was with the company then.
+    # The money never arrived: the days after the payment accrue on the re-opened principal.
+    penalties_recalculate(bills=Bill.objects.filter(pk__in=list(totals)), from_day=received_on + dt.timedelta(days=1))
     return reversal

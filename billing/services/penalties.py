@@ -121,36 +121,51 @@ def penalties_accrue(*, through: dt.date, bills: QuerySet[Bill] | None = None, s
     return written
 
 
-def penalties_recalculate(*, bills: Iterable[Bill], from_day: dt.date, on_day: dt.date) -> None:
-    """After a back-dated payment or a reversal: recompute the days from `from_day` that are
-    already accrued and write one correction row per bill for the difference."""
+def penalties_recalculate(*, bills: Iterable[Bill], from_day: dt.date, on_day: dt.date | None = None) -> None:
+    """After a back-dated payment or a reversal: recompute every day from `from_day` that is
+    already accrued, and write a correction row dated on each day whose amount changed.
+
+    A day's effective penalty is its original row plus every earlier correction of that day,
+    so a second back-dated payment corrects what the first one left, not the original again.
+    The fen amounts of the corrections bring the bill's rows back to max(round(Σ exact), ¥1)."""
     rules = list(PenaltyRule.objects.order_by("-valid_from"))
     for bill in bills:
-        days = list(
-            PenaltyAccrual.objects.filter(bill=bill, is_correction=False, accrued_on__gte=from_day)
-            .order_by("accrued_on")
-            .values_list("accrued_on", "exact_amount")
+        effective: dict[dt.date, Decimal] = {}
+        rows = PenaltyAccrual.objects.filter(bill=bill, accrued_on__gte=from_day).values_list(
+            "accrued_on", "exact_amount"
         )
-        if not days:
-            continue
-        delta = ZERO
-        for day, recorded in days:
-            principal = bills_with_balances(Bill.objects.filter(pk=bill.pk), before=day).get().principal_due
-            rate, _cross = daily_rate(bill, day, _rule_for(day, rules))
-            delta += max(principal, ZERO) * rate - recorded
-        if delta == 0:
+        for day, exact in rows:
+            effective[day] = effective.get(day, ZERO) + exact
+        corrections = []
+        for day in sorted(effective):
+            principal = max(bills_with_balances(Bill.objects.filter(pk=bill.pk), before=day).get().principal_due, ZERO)
+            rate, cross_year = daily_rate(bill, day, _rule_for(day, rules))
+            delta = principal * rate - effective[day]
+            if delta:
+                corrections.append(
+                    PenaltyAccrual(
+                        bill=bill,
+                        accrued_on=day,
+                        principal=principal,
+                        rate=rate,
+                        cross_year=cross_year,
+                        exact_amount=delta,
+                        amount=ZERO,
+                        is_correction=True,
+                    )
+                )
+        if not corrections:
             continue
         current = bills_with_balances(Bill.objects.filter(pk=bill.pk)).get()
-        new_total = _rounded_total(current.penalty_exact + delta, _rule_for(on_day, rules).minimum_amount)
-        PenaltyAccrual.objects.create(
-            bill=bill,
-            accrued_on=on_day,
-            principal=ZERO,
-            rate=ZERO,
-            exact_amount=delta,
-            amount=new_total - current.penalty_accrued,
-            is_correction=True,
-        )
+        exact_total = current.penalty_exact + sum((c.exact_amount for c in corrections), ZERO)
+        minimum = _rule_for(corrections[-1].accrued_on, rules).minimum_amount
+        # Spread the change of the rounded total over the corrections (the last takes the rest).
+        remaining = _rounded_total(exact_total, minimum) - current.penalty_accrued
+        for correction in corrections[:-1]:
+            correction.amount = correction.exact_amount.quantize(FEN, rounding=ROUND_HALF_UP)
+            remaining -= correction.amount
+        corrections[-1].amount = remaining
+        PenaltyAccrual.objects.bulk_create(corrections)
 
 
 @transaction.atomic

@@ -256,6 +256,9 @@ PREPAID_CATCH_UP_DAYS = 7
 # 分次结算: an instalment is issued this many days before its due date.
 INSTALMENT_ISSUE_LEAD_DAYS = env_int("INSTALMENT_ISSUE_LEAD_DAYS", 5)
 
+# How far back a payment's received date may lie (older money is posted today; see DESIGN.md).
+PAYMENT_MAX_BACKDATE_DAYS = env_int("PAYMENT_MAX_BACKDATE_DAYS", 45)
+
 # Largest reading batch one API request may carry (the daily file goes through import_readings).
 READINGS_MAX_BATCH = env_int("READINGS_MAX_BATCH", 50000)
 

@@ -200,3 +200,47 @@ def test_only_a_manager_may_waive_a_penalty(customer, collector, manager):
     penalty_waive(bill=bill, amount=D("5.00"), reason="bank outage on due date", approved_by=manager)
     assert dues(bill) == (D("1000.00"), D("15.00"))
     assert reconcile() == []
+
+
+def test_two_back_dated_payments_correct_what_the_first_left(customer):
+    bill = make_bill(customer, "10000.00", "2026-01-31")
+    penalties_accrue(through=dt.date(2026, 2, 10))  # 1–10 Feb: 10 × 20.00 = 200.00
+    pay(customer, "5060.00", "2026-02-03", ref="BD-1")
+    # Through 3 Feb: 3 × 20 = 60 penalty, 5000 principal → 5000 left; 4–10 Feb re-accrue at
+    # 5000 × 2‰ = 10.00 a day: 140 → 70, total accrued 130.00, 70.00 due.
+    assert dues(bill) == (D("5000.00"), D("70.00"))
+    pay(customer, "5000.00", "2026-02-05", ref="BD-2")
+    # Through 5 Feb: 60 + 2 × 10 = 80 accrued, 60 paid → 20 penalty, 4980 principal → 20 left.
+    # 6–10 Feb re-accrue at 20 × 2‰ = 0.04 a day: 5 × (0.04 − 10.00) = −49.80 → accrued 80.20, paid 80 → 0.20.
+    assert dues(bill) == (D("20.00"), D("0.20"))
+    assert reconcile() == []
+
+
+def test_a_back_dated_payment_before_a_penalty_payment_returns_the_excess_as_credit(customer):
+    bill = make_bill(customer, "10000.00", "2026-01-31")
+    penalties_accrue(through=dt.date(2026, 2, 10))  # 200.00
+    pay(customer, "200.00", "2026-02-10", ref="PEN-1")  # pays the 200.00 of penalty
+    pay(customer, "10000.00", "2026-02-02", ref="LATE-1")
+    # Paid on 2 Feb: only 2 days (40.00) of penalty were ever owed; the 160.00 paid for 3–10 Feb
+    # goes back to the customer as credit.
+    assert dues(bill) == (D("0.00"), D("0.00"))
+    assert customer_credit(customer) == D("160.00")
+    assert reconcile() == []
+
+
+def test_a_reversal_reopens_the_penalty_days_too(customer):
+    bill = make_bill(customer, "10000.00", "2026-01-31")
+    penalties_accrue(through=dt.date(2026, 2, 10))
+    payment = pay(customer, "10000.00", "2026-02-02", ref="BOUNCE-1")
+    # 40.00 penalty and 9960.00 principal paid; 3–10 Feb re-accrue on 40.00: 8 × 0.08 = 0.64 due.
+    assert dues(bill) == (D("40.00"), D("0.64"))
+    payment_reverse(payment=payment, reason="R01", reversed_on=dt.date(2026, 2, 12))
+    # The money never arrived: 1–10 Feb accrue on 10000 again (200.00), nothing is paid.
+    assert dues(bill) == (D("10000.00"), D("200.00"))
+    penalties_accrue(through=dt.date(2026, 2, 12))  # + 2 × 20.00
+    assert dues(bill) == (D("10000.00"), D("240.00"))
+    with pytest.raises(ValidationError):
+        payment_reverse(
+            payment=pay(customer, "1.00", "2026-02-12", ref="X"), reason="x", reversed_on=dt.date(2026, 2, 1)
+        )
+    assert reconcile() == []

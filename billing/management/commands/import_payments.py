@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from billing.services.payments import DuplicatePayment, payment_record
+from billing.services.payments import DuplicatePayment, payment_record, validate_received_at
 from customers.models import Customer
 
 
@@ -57,6 +57,7 @@ class Command(BaseCommand):
                 if received_at is not None and received_at.tzinfo is None:
                     received_at = timezone.make_aware(received_at)
                 try:
+                    validate_received_at(received_at)
                     payment_record(
                         customer=customer,
                         amount=amount,
