@@ -5,5 +5,5 @@ from django.urls import path
 from . import views_instalments
 
 urlpatterns = [
-    path("customers/<str:account_no>/instalments/", views_instalments.instalments, name="instalments"),
+    path("customers/<account:account_no>/instalments/", views_instalments.instalments, name="instalments"),
 ]

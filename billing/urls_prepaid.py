@@ -5,9 +5,9 @@ from django.urls import path
 from . import views_prepaid
 
 urlpatterns = [
-    path("customers/<str:account_no>/prepaid/", views_prepaid.prepaid_panel, name="prepaid_panel"),
+    path("customers/<account:account_no>/prepaid/", views_prepaid.prepaid_panel, name="prepaid_panel"),
     path(
-        "customers/<str:account_no>/control/new/",
+        "customers/<account:account_no>/control/new/",
         views_prepaid.control_command_request,
         name="control_command_request",
     ),

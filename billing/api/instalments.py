@@ -161,12 +161,12 @@ def register(router) -> None:
 
 urlpatterns = [
     path(
-        "customers/<str:account_no>/instalment-terms/",
+        "customers/<account:account_no>/instalment-terms/",
         CustomerInstalmentTermsApi.as_view(),
         name="customer-instalment-terms",
     ),
     path(
-        "customers/<str:account_no>/instalment-plan/",
+        "customers/<account:account_no>/instalment-plan/",
         CustomerInstalmentPlanApi.as_view(),
         name="customer-instalment-plan",
     ),

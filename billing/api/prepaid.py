@@ -29,10 +29,10 @@ from billing.services.control import (
     control_request,
     control_retry,
 )
-from billing.services.payments import DuplicatePayment, payment_record
+from billing.services.payments import DuplicatePayment, payment_record, validate_received_at
 from billing.services.prepaid import account_figures
 from core.api.idempotency import idempotent
-from core.api.mixins import as_drf_validation_error
+from core.api.mixins import SafeDateTimeField, as_drf_validation_error
 from core.api.permissions import HasRole
 from customers.api.serializers import ScopedCustomerField
 from customers.selectors import customers_visible_to
@@ -112,7 +112,7 @@ class TopUpSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     channel = serializers.ChoiceField(choices=PaymentChannelChoices.choices)
     external_ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    received_at = serializers.DateTimeField(required=False)
+    received_at = SafeDateTimeField(required=False)
 
 
 class TopUpResultSerializer(serializers.Serializer):
@@ -240,6 +240,7 @@ class PrepaidAccountViewSet(viewsets.ReadOnlyModelViewSet):
             return Response(data.errors, status=status.HTTP_400_BAD_REQUEST)
         latest = ControlCommand.objects.filter(customer=account.customer).order_by("-pk").first()
         try:
+            validate_received_at(data.validated_data.get("received_at"))
             payment = payment_record(customer=account.customer, recorded_by=request.user, **data.validated_data)
         except DuplicatePayment as exc:
             return Response(

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from billing.choices import PaymentChannelChoices
 from billing.models import Bill, BillingRun, BillLine, MeterReading, Payment, PaymentAllocation, PenaltyAccrual, Tariff
+from core.api.mixins import SafeDateTimeField
 from customers.api.serializers import ScopedCustomerField
 
 
@@ -218,7 +219,7 @@ class PaymentCreateSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     channel = serializers.ChoiceField(choices=PaymentChannelChoices.choices)
     external_ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    received_at = serializers.DateTimeField(required=False)
+    received_at = SafeDateTimeField(required=False)
 
 
 class PaymentReverseSerializer(serializers.Serializer):

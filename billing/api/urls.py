@@ -23,7 +23,7 @@ prepaid.register(router)
 instalments.register(router)
 
 urlpatterns = [
-    path("customers/<str:account_no>/statement/", CustomerStatementApi.as_view(), name="customer-statement"),
+    path("customers/<account:account_no>/statement/", CustomerStatementApi.as_view(), name="customer-statement"),
     *prepaid.urlpatterns,
     *instalments.urlpatterns,
     *router.urls,

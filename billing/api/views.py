@@ -177,9 +177,15 @@ class BillViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class BillingRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Monthly billing runs: POST {period} starts one (as a batch job), GET shows progress."""
+    """Monthly billing runs: POST {period} starts one (as a batch job), GET shows progress.
+    Runs span every area (their skipped lists name customers), so only those who run them read them."""
 
     queryset = BillingRun.objects.select_related("requested_by").order_by("-created_at")
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        _require(can_run_billing(request.user), "Only managers and the billing system see billing runs.")
+
     serializer_class = BillingRunSerializer
     filterset_class = BillingRunFilterSet
     permission_classes = [HasRole]
@@ -189,9 +195,12 @@ class BillingRunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         _require(can_run_billing(request.user), "Only managers and the billing system start billing runs.")
         data = BillingRunCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with transaction.atomic():
-            run = billing_run_start(requested_by=request.user, **data.validated_data)
-            transaction.on_commit(lambda: billing_run_task.delay(run.pk))
+        try:
+            with transaction.atomic():
+                run = billing_run_start(requested_by=request.user, **data.validated_data)
+                transaction.on_commit(lambda: billing_run_task.delay(run.pk))
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None
         return Response(BillingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

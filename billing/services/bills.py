@@ -41,7 +41,7 @@ from ..models import (
 )
 from ..selectors import bills_with_balances, payment_unallocated
 from .ledger import bill_statuses_refresh
-from .payments import credit_apply
+from .payments import credit_apply, overpaid_release
 
 CHUNK = 1000
 REGISTERS = ("total_kwh", "critical_peak_kwh", "peak_kwh", "flat_kwh", "valley_kwh", "reactive_kvarh")
@@ -396,7 +396,16 @@ def billing_run_start(
     *, period: str, issue_date: dt.date | None = None, requested_by: User | None = None
 ) -> BillingRun:
     """Record a run for the period; the work is done by billing_run_execute (a batch task)."""
-    parse_period(period)
+    year, month = parse_period(period)
+    issue_date = issue_date or timezone.localdate()
+    if not dt.date(year, month, 1) <= issue_date <= timezone.localdate():
+        # An early date would issue bills already long overdue (and before any penalty rule).
+        raise ValidationError(
+            {
+                "issue_date": _("Bills for %(period)s are issued within that month or later, and not after today.")
+                % {"period": period}
+            }  # fmt: skip
+        )
     active = BillingRun.objects.filter(
         period=period, status__in=[BillingRunStatusChoices.PENDING, BillingRunStatusChoices.RUNNING]
     ).first()
@@ -503,5 +512,7 @@ def bill_adjust(*, bill: Bill, amount: Decimal, reason: str, created_by: User | 
     note = AdjustmentNote.objects.create(bill=bill, amount=amount, reason=reason.strip(), created_by=created_by)
     bill_statuses_refresh([bill.pk])
     if amount < 0:
+        # A credit note on a bill already paid: the excess goes back to credit, then to open bills.
+        overpaid_release(bill_ids=[bill.pk], on_day=timezone.localdate())
         credit_apply(customer=bill.customer)
     return note

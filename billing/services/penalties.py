@@ -23,6 +23,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from core.roles import is_manager
+from customers.models import Customer
 
 from ..choices import BillStatusChoices, TariffCategoryChoices
 from ..models import Bill, PenaltyAccrual, PenaltyRule, PenaltyWaiver
@@ -177,6 +178,8 @@ def penalty_waive(*, bill: Bill, amount: Decimal, reason: str, approved_by: User
         raise ValidationError({"reason": _("Give the reason for the waiver.")})
     if amount <= 0 or amount != amount.quantize(FEN):
         raise ValidationError({"amount": _("Enter a positive amount in yuan with at most 2 decimals.")})
+    # The customer's lock first, like payments: a waiver and a payment never take the same penalty.
+    Customer.objects.select_for_update().get(pk=bill.customer_id)
     locked = Bill.objects.select_for_update().get(pk=bill.pk)
     outstanding = bills_with_balances(Bill.objects.filter(pk=locked.pk)).get().penalty_due
     if amount > outstanding:

@@ -102,6 +102,8 @@ def _parse_one(idx: int, raw, today: dt.date) -> _Row | RowError:
     if meter_no in (None, ""):
         return RowError(idx, "meter", _("this field is required"))
     meter_no = str(meter_no).strip()
+    if "\x00" in meter_no or len(meter_no) > 32:
+        return RowError(idx, "meter", _("unknown meter %(meter)s") % {"meter": meter_no.replace("\x00", "")[:32]})
     read_on = raw.get("read_on")
     try:
         if isinstance(read_on, dt.datetime):
@@ -124,7 +126,8 @@ def _parse_one(idx: int, raw, today: dt.date) -> _Row | RowError:
         except (ValueError, InvalidOperation) as exc:
             message = str(exc) if isinstance(exc, ValueError) and str(exc) else _("must be a number")
             return RowError(idx, name, message)
-    source = str(raw.get("source") or MeterReadingSourceChoices.AMI).strip().lower()
+    source = raw.get("source") or MeterReadingSourceChoices.AMI
+    source = source.strip().lower() if isinstance(source, str) else None
     if source not in SOURCES:
         return RowError(idx, "source", _("must be one of %(choices)s") % {"choices": ", ".join(sorted(SOURCES))})
     return _Row(idx, meter_no, read_on, tuple(values), source)
@@ -348,8 +351,10 @@ def _stage(rows: Iterable[Mapping], today: dt.date) -> tuple[list[tuple], list[R
                 and day[4] == "-"
                 and day[7] == "-"
                 and day <= today_iso
+                and type(source) is str
                 and source in SOURCES
                 and meter == meter.strip()
+                and "\x00" not in meter
                 and all(type(v) is str and number(v) for v in values)
             ):
                 try:

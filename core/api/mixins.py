@@ -29,3 +29,20 @@ class ServiceWriteMixin:
             serializer.instance = self.perform_service_update(serializer)
         except DjangoValidationError as exc:
             raise as_drf_validation_error(exc) from None
+
+
+class SafeDateTimeField(serializers.DateTimeField):
+    """A DateTimeField that answers a date at the edge of the calendar (year 1, 9999) with a
+    field error: converting it to the site's time zone would otherwise overflow (a 500)."""
+
+    def to_internal_value(self, value):
+        try:
+            return super().to_internal_value(value)
+        except OverflowError:
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss][+HH:MM]")
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss][+HH:MM]")

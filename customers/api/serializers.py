@@ -16,6 +16,11 @@ class ScopedCustomerField(serializers.SlugRelatedField):
     def get_queryset(self):
         return customers_visible_to(self.context["request"].user)
 
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
 
 class RegionSerializer(serializers.ModelSerializer):
     parent = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.all(), allow_null=True)

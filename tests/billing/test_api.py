@@ -287,3 +287,36 @@ def test_a_bill_computed_elsewhere_is_imported_once(api_as, system_user, collect
     assert bad.status_code == 400 and "due_on" in bad.json()
     assert api.post("/api/v1/bills/import/", {**body, "lines": []}, format="json").status_code == 400
     assert api_as(collector).post("/api/v1/bills/import/", body, format="json").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/readings/", [{**reading("MA1", "2026-11-01", "1"), "source": ["ami"]}]),
+        ("/api/v1/readings/", [{**reading("MA1", "2026-11-01", "1"), "meter": "MA\x001"}]),
+        ("/api/v1/payments/", {"customer": "31\x0000001", "amount": "1.00", "channel": "counter"}),
+        (
+            "/api/v1/payments/",
+            {"customer": "3100000001", "amount": "1.00", "channel": "counter", "received_at": "0001-01-01T00:00:00"},
+        ),
+    ],
+)
+def test_odd_input_is_a_400_not_a_500(api_as, system_user, metered, path, body):
+    assert api_as(system_user).post(path, body, format="json").status_code == 400
+
+
+def test_a_nul_byte_in_an_account_number_url_is_a_404(api_as, collector, portfolio):
+    assert api_as(collector).get("/api/v1/customers/31%0000001/statement/").status_code == 404
+
+
+def test_billing_runs_are_read_only_by_those_who_run_them(api_as, collector, manager):
+    assert api_as(collector).get("/api/v1/billing-runs/").status_code == 403
+    assert api_as(manager).get("/api/v1/billing-runs/").status_code == 200
+    future = api_as(manager).post(
+        "/api/v1/billing-runs/", {"period": "2026-10", "issue_date": "2099-01-01"}, format="json"
+    )
+    assert future.status_code == 400 and "issue_date" in future.json()
+    early = api_as(manager).post(
+        "/api/v1/billing-runs/", {"period": "2026-10", "issue_date": "2001-01-01"}, format="json"
+    )
+    assert early.status_code == 400

@@ -244,3 +244,15 @@ def test_a_reversal_reopens_the_penalty_days_too(customer):
             payment=pay(customer, "1.00", "2026-02-12", ref="X"), reason="x", reversed_on=dt.date(2026, 2, 1)
         )
     assert reconcile() == []
+
+
+def test_a_credit_note_on_a_paid_bill_returns_the_excess_as_credit(customer, manager):
+    from billing.services.bills import bill_adjust
+
+    bill = make_bill(customer, "1000.00", "2099-01-01", issued_on=dt.date(2026, 11, 1))
+    pay(customer, "1000.00", "2026-11-10", ref="CN-1")
+    bill_adjust(bill=bill, amount=D("-200.00"), reason="tariff corrected", created_by=manager)
+    # 1000 − 200 = 800 owed, 1000 paid: 200 comes back as credit.
+    assert dues(bill) == (D("0.00"), D("0.00"))
+    assert customer_credit(customer) == D("200.00")
+    assert reconcile() == []
