@@ -38,7 +38,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, DecimalField, Max, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -377,6 +377,11 @@ class PrepaidRunResult:
     notifications: int = 0
 
 
+# Marks the adjustments written when a day's charge was recomputed (stored as it is, not
+# translated: it identifies those entries).
+RECALCULATION_NOTE = "Daily charge recalculated"
+
+
 def prepaid_deduct(*, day: dt.date, result: PrepaidRunResult | None = None) -> PrepaidRunResult:
     """Write the daily charge of `day` for every open account (and of the earlier days of the
     catch-up window whose statistics arrived late). A day already deducted is skipped, so a
@@ -390,6 +395,16 @@ def prepaid_deduct(*, day: dt.date, result: PrepaidRunResult | None = None) -> P
     start = day - dt.timedelta(days=catch_up_days())
     charged = PrepaidEntry.objects.filter(kind=KIND.DAILY_CHARGE, day__gte=start, day__lte=day)
     done = set(charged.values_list("account_id", "day"))
+    # What each day already took, with earlier recalculations: a day whose statistics changed
+    # (an estimate replaced by the late reading) gets an adjustment for the difference.
+    taken_rows = (
+        PrepaidEntry.objects.filter(day__gte=start, day__lte=day)
+        .filter(Q(kind=KIND.DAILY_CHARGE) | Q(kind=KIND.ADJUSTMENT, note=RECALCULATION_NOTE))
+        .values("account_id", "day")
+        .annotate(total=Sum("amount"))
+        .values_list("account_id", "day", "total")
+    )
+    taken = {(account_id, taken_day): total for account_id, taken_day, total in taken_rows}
     usage = DailyUsage.objects.filter(
         day__gte=start, day__lte=day, customer_id__in=open_accounts().values("customer_id")
     ).values_list("customer_id", "day", "charge")
@@ -400,14 +415,27 @@ def prepaid_deduct(*, day: dt.date, result: PrepaidRunResult | None = None) -> P
         account_id, opened_on = by_customer[customer_id]
         if usage_day == day:
             has_today.add(customer_id)
-        if usage_day < opened_on or (account_id, usage_day) in done:
+        if usage_day < opened_on:
+            continue
+        if (account_id, usage_day) in done:
+            difference = -charge - taken.get((account_id, usage_day), ZERO)
+            if difference:
+                entries.append(
+                    PrepaidEntry(
+                        account_id=account_id,
+                        kind=KIND.ADJUSTMENT,
+                        day=usage_day,
+                        amount=difference,
+                        note=RECALCULATION_NOTE,
+                    )
+                )
             continue
         entries.append(PrepaidEntry(account_id=account_id, kind=KIND.DAILY_CHARGE, day=usage_day, amount=-charge))
         if usage_day != day:
             result.caught_up += 1
     # The unique constraint (account, day) makes a concurrent second run write nothing more.
     PrepaidEntry.objects.bulk_create(entries, batch_size=2000, ignore_conflicts=True)
-    result.deducted = len(entries)
+    result.deducted = sum(1 for entry in entries if entry.kind == KIND.DAILY_CHARGE)
     result.missing_usage = sorted(no for _a, customer_id, _o, no in accounts if customer_id not in has_today)
     result.without_account = sorted(
         Customer.objects.filter(settlement_mode__in=PREPAID_MODES, prepaid_account__isnull=True)

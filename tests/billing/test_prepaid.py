@@ -332,3 +332,30 @@ def test_a_returned_top_up_is_taken_off_again_and_adjustments_need_a_manager(reg
         prepaid_adjust(account=account, amount=D("10.005"), reason="goodwill", adjusted_by=manager)
     prepaid_adjust(account=account, amount=D("-25.50"), reason="meter fault correction", adjusted_by=manager)
     assert balance(customer) == D("74.50")
+
+
+def test_a_recomputed_day_is_corrected_on_the_prepaid_balance(db):
+    import datetime as _dt
+    from decimal import Decimal as _D
+
+    from billing.models import DailyUsage as _Usage
+    from billing.models import PrepaidEntry as _Entry
+    from billing.services.prepaid import balances, prepaid_account_open, prepaid_run
+    from tests.factories import CustomerFactory as _Customer
+
+    customer = _Customer(settlement_mode="prepaid_card")
+    account = prepaid_account_open(customer=customer, opened_on=_dt.date(2026, 10, 1), opening_balance=_D("10000.00"))
+    zero = _D("0")
+    usage = _Usage.objects.create(
+        customer=customer, day="2026-10-10", period="2026-10", kwh=_D("5000"), energy_charge=_D("3200.00"),
+        basic_charge=zero, funds_charge=zero, charge=_D("3200.00"), mtd_kwh=_D("5000"), mtd_charge=_D("3200.00"),
+        estimated=True,
+    )  # fmt: skip
+    prepaid_run(day=_dt.date(2026, 10, 10))
+    assert balances([account.pk])[account.pk] == _D("6800.00")  # 10000 − the estimated 3200
+    _Usage.objects.filter(pk=usage.pk).update(charge=_D("800.00"), estimated=False)  # the late reading
+    prepaid_run(day=_dt.date(2026, 10, 11))
+    # The day really cost 800: an adjustment of +2400 puts the balance at 10000 − 800 = 9200.
+    assert balances([account.pk])[account.pk] == _D("9200.00")
+    prepaid_run(day=_dt.date(2026, 10, 11))
+    assert _Entry.objects.filter(account=account, kind="adjustment").count() == 2  # opening + one correction
