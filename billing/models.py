@@ -227,6 +227,12 @@ class BillingRun(models.Model):
         verbose_name = _("billing run")
         verbose_name_plural = _("billing runs")
         ordering = ["-created_at"]
+        constraints = [
+            # One active run of a period: a second POST finds the first instead of racing it.
+            models.UniqueConstraint(
+                fields=["period"], condition=Q(status__in=["pending", "running"]), name="billing_run_one_active"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.period} ({self.get_status_display()})"

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -282,7 +282,15 @@ def _bill_chunk(run: BillingRun, customers: list[Customer], tariffs: _Tariffs) -
         created = len(bills)
         if instalments:  # instalment settlement (rule 6): zero bills paid, over-estimates credited
             _instalment_true_up_finish([b for b in bills if b.customer_id in instalments], excesses, run.issue_date)
-        # Credit from overpayments is used by the new bill straight away.
+        # Credit from overpayments is used by the new bill straight away. The customers are locked
+        # first, as payments do, so a payment in flight either sees the new bill or has left its
+        # credit where this query sees it.
+        list(
+            Customer.objects.select_for_update()
+            .filter(id__in=[b.customer_id for b in bills])
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
         with_credit = (
             payment_unallocated()
             .filter(customer_id__in=[b.customer_id for b in bills], status="posted", unallocated__gt=0)
@@ -411,9 +419,13 @@ def billing_run_start(
     ).first()
     if active is not None:
         return active  # one run of a period at a time; asking again shows the same run
-    return BillingRun.objects.create(
-        period=period, issue_date=issue_date or timezone.localdate(), requested_by=requested_by
-    )
+    try:
+        with transaction.atomic():
+            return BillingRun.objects.create(period=period, issue_date=issue_date, requested_by=requested_by)
+    except IntegrityError:  # a simultaneous request created it first
+        return BillingRun.objects.get(
+            period=period, status__in=[BillingRunStatusChoices.PENDING, BillingRunStatusChoices.RUNNING]
+        )
 
 
 def billing_run_execute(*, run_id: int) -> BillingRun:

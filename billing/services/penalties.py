@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
@@ -61,6 +61,13 @@ def _rounded_total(exact: Decimal, minimum: Decimal) -> Decimal:
 def _accrue_day(bills: QuerySet[Bill], day: dt.date, rules: list[PenaltyRule]) -> int:
     rule = _rule_for(day, rules)
     already = PenaltyAccrual.objects.filter(bill=OuterRef("pk"), accrued_on=day, is_correction=False)
+    if connection.vendor == "postgresql":
+        # Lock the customers concerned, in id order, as payments do: a back-dated payment that
+        # commits while the day is being computed would otherwise find no row to correct, and
+        # the day would accrue on the principal it had already paid. The balances below are read
+        # after the locks are held.
+        due = bills.filter(due_on__lt=day).exclude(status=BillStatusChoices.PAID).values("customer_id")
+        list(Customer.objects.select_for_update().filter(id__in=due).order_by("id").values_list("id", flat=True))
     candidates = (
         # Paid bills (the cached status, kept in step by every payment) are skipped before the
         # balance subqueries run; the partial index on unpaid bills serves this filter.
