@@ -442,7 +442,7 @@ def billing_run_execute(*, run_id: int) -> BillingRun:
         .order_by("id")
     )
     ids = list(customers.values_list("id", flat=True))
-    BillingRun.objects.filter(pk=run.pk).update(customers_total=len(ids), customers_done=0)
+    BillingRun.objects.filter(pk=run.pk).update(customers_total=len(ids), customers_done=0, skipped=[])
     tariffs = _Tariffs(ids)
     try:
         for offset in range(0, len(ids), CHUNK):
@@ -458,7 +458,17 @@ def billing_run_execute(*, run_id: int) -> BillingRun:
     except Exception:
         BillingRun.objects.filter(pk=run.pk).update(status=BillingRunStatusChoices.FAILED, finished_at=timezone.now())
         raise
-    BillingRun.objects.filter(pk=run.pk).update(status=BillingRunStatusChoices.DONE, finished_at=timezone.now())
+    # Counted from the bills themselves, so a run re-executed after a failure reports its own
+    # bills once (those of the failed attempt are its own too) and never double counts.
+    mine = Bill.objects.filter(billing_run=run).count()
+    BillingRun.objects.filter(pk=run.pk).update(
+        status=BillingRunStatusChoices.DONE,
+        finished_at=timezone.now(),
+        bills_created=mine,
+        already_billed=Bill.objects.filter(period=run.period, kind=BillKindChoices.MONTHLY, customer_id__in=ids)
+        .exclude(billing_run=run)
+        .count(),
+    )
     run.refresh_from_db()
     return run
 

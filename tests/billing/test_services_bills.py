@@ -133,3 +133,12 @@ def test_a_reading_a_day_or_two_early_still_closes_the_period(steelworks):
     MeterReading.objects.filter(read_on="2026-10-31").update(read_on="2026-10-30")
     run = billing_run_execute(run_id=billing_run_start(period="2026-10", issue_date=dt.date(2026, 11, 1)).pk)
     assert run.bills_created == 1
+
+
+def test_a_failed_run_executed_again_reports_its_bills_once(steelworks):
+    run = billing_run_start(period="2026-10", issue_date=dt.date(2026, 11, 1))
+    billing_run_execute(run_id=run.pk)
+    BillingRun.objects.filter(pk=run.pk).update(status="failed")  # as if a worker had died after the chunk
+    again = billing_run_execute(run_id=run.pk)
+    assert (again.status, again.bills_created, again.already_billed, again.skipped) == ("done", 1, 0, [])
+    assert Bill.objects.count() == 1
