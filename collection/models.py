@@ -1,1 +1,130 @@
-"""Models arrive with the collection issue."""
+"""Collections (floor 3): the dunning ladder and collection cases.
+
+A notice covers all of a customer's overdue bills at one level (not one per bill) and
+belongs to an arrears *episode* — identified by the oldest overdue bill — so a customer is
+never sent the same level twice for the same arrears.
+"""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from billing.models import MONEY, Bill
+from customers.models import Customer, Notification
+
+from .choices import CollectionCaseStatusChoices, DunningLevelCodeChoices, DunningNoticeStatusChoices
+
+
+class DunningPolicy(models.Model):
+    """A dunning ladder (催费策略). The default one applies to every customer until grades
+    attach their own (the risk issue)."""
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    is_default = models.BooleanField(_("default policy"), default=False)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("dunning policy")
+        verbose_name_plural = _("dunning policies")
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="dunning_one_default"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DunningLevel(models.Model):
+    """One step of a ladder: from how many days overdue, through which channels, with which
+    texts, and whether a leader must approve it first."""
+
+    policy = models.ForeignKey(DunningPolicy, on_delete=models.CASCADE, related_name="levels")
+    step = models.PositiveSmallIntegerField(_("step"), validators=[MinValueValidator(1)])
+    code = models.CharField(_("kind"), max_length=20, choices=DunningLevelCodeChoices.choices)
+    days_overdue = models.PositiveSmallIntegerField(_("from days overdue"), validators=[MinValueValidator(1)])
+    channels = models.CharField(_("channels"), max_length=50, default="sms,wechat,email")
+    needs_approval = models.BooleanField(_("needs a leader's approval"), default=False)
+    call_task = models.BooleanField(_("collector calls the customer"), default=False)
+    subject_en = models.CharField(_("subject (English)"), max_length=200)
+    subject_zh = models.CharField(_("subject (Chinese)"), max_length=200)
+    template_en = models.TextField(_("text (English)"))
+    template_zh = models.TextField(_("text (Chinese)"))
+
+    class Meta:
+        verbose_name = _("dunning level")
+        verbose_name_plural = _("dunning levels")
+        ordering = ["policy", "step"]
+        constraints = [models.UniqueConstraint(fields=["policy", "step"], name="dunning_level_unique_step")]
+
+    def __str__(self) -> str:
+        return f"{self.policy.code} {self.step} {self.get_code_display()}"
+
+
+class DunningNotice(models.Model):
+    """A notice at one level to one customer for one arrears episode, with what it said."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="dunning_notices")
+    level = models.ForeignKey(DunningLevel, on_delete=models.PROTECT, related_name="notices")
+    episode_bill = models.ForeignKey(
+        Bill, on_delete=models.PROTECT, related_name="+", help_text=_("The oldest overdue bill of the arrears.")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=DunningNoticeStatusChoices.choices)
+    proposed_on = models.DateField(_("proposed on"))
+    overdue_days = models.PositiveIntegerField(_("days overdue"))
+    amount_due = models.DecimalField(_("amount due"), **MONEY)
+    bills = models.JSONField(_("bills"), default=list)
+    text = models.TextField(_("text"), blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    notifications = models.ManyToManyField(Notification, blank=True, related_name="dunning_notices")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("dunning notice")
+        verbose_name_plural = _("dunning notices")
+        ordering = ["-proposed_on", "-id"]
+        constraints = [
+            # Never the same level twice for the same arrears (a cancelled proposal may be proposed again).
+            models.UniqueConstraint(
+                fields=["customer", "level", "episode_bill"],
+                condition=~Q(status__in=["cancelled", "rejected"]),
+                name="dunning_notice_once_per_episode",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.level} {self.status}"
+
+
+class CollectionCase(models.Model):
+    """A collection case (催收案件): opened when a customer is overdue beyond the first level,
+    closed when its arrears reach zero."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="collection_cases")
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=CollectionCaseStatusChoices.choices,
+        default=CollectionCaseStatusChoices.OPEN,
+    )
+    opened_on = models.DateField(_("opened on"))
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    arrears_at_opening = models.DecimalField(_("arrears at opening"), **MONEY)
+
+    class Meta:
+        verbose_name = _("collection case")
+        verbose_name_plural = _("collection cases")
+        ordering = ["-opened_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer"], condition=Q(status="open"), name="case_one_open_per_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.opened_on}"

@@ -205,6 +205,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "notifications-send-due": {"task": "customers.tasks.notification_send_due", "schedule": 60.0},
     # Instalments (分次结算) due to be issued, after the night's forecasts and the month-end run.
     "instalments-issue": {"task": "billing.tasks.batch_instalments_issue", "schedule": crontab(hour=6, minute=10)},
+    # Dunning in working hours, after the night's penalties (messages queued at night wait anyway).
+    "dunning-run": {"task": "collection.tasks.dunning_run_task", "schedule": crontab(hour=9, minute=0)},
     "monthly-billing": {
         "task": "billing.tasks.batch_monthly_billing",
         "schedule": crontab(day_of_month=1, hour=2, minute=0),

@@ -1,0 +1,202 @@
+"""The dunning run (DESIGN.md rule 3): propose, then send the levels that need no approval.
+
+Set-based: one query finds every customer's overdue bills with their balances; the
+customer's *episode* is its oldest overdue bill. Each run moves a customer at most one step
+up the ladder, to the first level of its policy not yet noticed for this episode whose
+days-overdue threshold is met — so a demand always follows a reminder, and a suspension
+notice a served demand. Proposals whose customer has paid meanwhile are cancelled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import Bill
+from billing.selectors import bills_with_balances
+from core.roles import Role, user_roles
+from core.templatetags.gridcollect import money
+from customers.models import Customer, Notification
+from customers.notifications import (
+    in_message_language,
+    message_language,
+    notice_targets,
+    notifications_queue_many,
+    quiet_hours_end,
+)
+
+from .choices import CollectionCaseStatusChoices, DunningNoticeStatusChoices
+from .models import CollectionCase, DunningLevel, DunningNotice, DunningPolicy
+
+ZERO = Decimal("0")
+ACTIVE = [DunningNoticeStatusChoices.PROPOSED, DunningNoticeStatusChoices.SENT]
+
+
+@dataclass
+class DunningRunResult:
+    day: dt.date
+    customers_overdue: int = 0
+    proposed: int = 0
+    sent: int = 0
+    cancelled: int = 0
+    cases_opened: int = 0
+    cases_closed: int = 0
+
+
+def _overdue(day: dt.date) -> dict[int, list[Bill]]:
+    rows = (
+        bills_with_balances(Bill.objects.filter(due_on__lt=day).exclude(status="paid"))
+        .filter(principal_due__gt=0)
+        .order_by("customer_id", "due_on", "id")
+    )
+    by_customer: dict[int, list[Bill]] = defaultdict(list)
+    for bill in rows:
+        by_customer[bill.customer_id].append(bill)
+    return by_customer
+
+
+def _render(level: DunningLevel, customer: Customer, bills: list[Bill], days: int) -> tuple[str, str]:
+    amount = sum((b.principal_due + b.penalty_due for b in bills), ZERO)
+    listed = ", ".join(f"{b.period} {money(b.principal_due + b.penalty_due)}" for b in bills)
+    values = {
+        "name": customer.name,
+        "account": customer.account_no,
+        "amount": money(amount),
+        "bills": listed,
+        "days": days,
+    }
+    chinese = message_language().startswith("zh")
+    subject = level.subject_zh if chinese else level.subject_en
+    body = (level.template_zh if chinese else level.template_en).format(**values)
+    return subject, body
+
+
+def _send(notice: DunningNotice, customer: Customer, subject: str, body: str, targets) -> None:
+    allowed = {c.strip() for c in notice.level.channels.split(",")}
+    send_after = quiet_hours_end()  # customer messages wait for the morning
+    rows = [
+        Notification(
+            customer=customer,
+            contact=target.contact,
+            channel=target.channel,
+            recipient=target.recipient,
+            kind=f"dunning_{notice.level.code}",
+            subject=subject,
+            body=body,
+            dedupe_key=f"dunning:{notice.pk}:{target.contact.pk}",
+            next_attempt_at=send_after,
+        )
+        for target in targets
+        if target.channel in allowed
+    ]
+    notifications_queue_many(rows)
+    notice.notifications.set(Notification.objects.filter(dedupe_key__startswith=f"dunning:{notice.pk}:"))
+    notice.status = DunningNoticeStatusChoices.SENT
+    notice.sent_at = timezone.now()
+    notice.save(update_fields=["status", "sent_at"])
+
+
+@transaction.atomic
+def dunning_run(*, day: dt.date | None = None) -> DunningRunResult:
+    """Safe to run twice for a day: a level already noticed for the episode is never proposed again."""
+    day = day or timezone.localdate()
+    result = DunningRunResult(day=day)
+    overdue = _overdue(day)
+    result.customers_overdue = len(overdue)
+    policy = DunningPolicy.objects.filter(is_default=True, active=True).first()
+    if policy is None:
+        return result
+    levels = list(policy.levels.order_by("step"))
+
+    # Paid meanwhile: pending proposals of customers no longer overdue are cancelled, open
+    # cases closed.
+    result.cancelled = (
+        DunningNotice.objects.filter(status=DunningNoticeStatusChoices.PROPOSED)
+        .exclude(customer_id__in=list(overdue))
+        .update(status=DunningNoticeStatusChoices.CANCELLED, decided_at=timezone.now())
+    )
+    result.cases_closed = (
+        CollectionCase.objects.filter(status=CollectionCaseStatusChoices.OPEN)
+        .exclude(customer_id__in=list(overdue))
+        .update(status=CollectionCaseStatusChoices.CLOSED, closed_on=day)
+    )
+
+    noticed: dict[tuple[int, int], set[int]] = defaultdict(set)
+    for customer_id, episode_id, level_id in DunningNotice.objects.filter(
+        customer_id__in=list(overdue), status__in=ACTIVE
+    ).values_list("customer_id", "episode_bill_id", "level_id"):
+        noticed[customer_id, episode_id].add(level_id)
+    open_cases = set(
+        CollectionCase.objects.filter(status=CollectionCaseStatusChoices.OPEN).values_list("customer_id", flat=True)
+    )
+    customers = Customer.objects.in_bulk(list(overdue))
+    targets = notice_targets(list(overdue))
+    with in_message_language():
+        for customer_id, bills in overdue.items():
+            episode = bills[0]
+            days = (day - episode.due_on).days
+            if len(levels) > 1 and days >= levels[1].days_overdue and customer_id not in open_cases:
+                arrears = sum((b.principal_due + b.penalty_due for b in bills), ZERO)
+                CollectionCase.objects.create(customer_id=customer_id, opened_on=day, arrears_at_opening=arrears)
+                result.cases_opened += 1
+            done = noticed.get((customer_id, episode.pk), set())
+            level = next((lv for lv in levels if lv.pk not in done), None)
+            if level is None or days < level.days_overdue:
+                continue
+            customer = customers[customer_id]
+            subject, body = _render(level, customer, bills, days)
+            notice = DunningNotice.objects.create(
+                customer=customer,
+                level=level,
+                episode_bill=episode,
+                status=DunningNoticeStatusChoices.PROPOSED,
+                proposed_on=day,
+                overdue_days=days,
+                amount_due=sum((b.principal_due + b.penalty_due for b in bills), ZERO),
+                bills=[
+                    {
+                        "number": b.number,
+                        "period": b.period,
+                        "principal_due": str(b.principal_due),
+                        "penalty_due": str(b.penalty_due),
+                    }
+                    for b in bills
+                ],  # fmt: skip
+                text=body,
+            )
+            result.proposed += 1
+            if not level.needs_approval:
+                _send(notice, customer, subject, body, targets.get(customer_id, []))
+                result.sent += 1
+    return result
+
+
+@transaction.atomic
+def dunning_notice_approve(*, notice: DunningNotice, approved_by: User) -> DunningNotice:
+    """A leader (or manager) approves a proposed notice, which is sent at once."""
+    if not ({Role.AREA_LEADER, Role.MANAGER} & user_roles(approved_by)) and not approved_by.is_superuser:
+        raise PermissionDenied(_("Only an area leader or a manager may approve a notice."))
+    notice = DunningNotice.objects.select_for_update().select_related("level", "customer").get(pk=notice.pk)
+    if notice.status != DunningNoticeStatusChoices.PROPOSED:
+        raise ValidationError(_("Only a proposed notice can be approved."))
+    overdue = _overdue(timezone.localdate()).get(notice.customer_id)
+    if not overdue:
+        notice.status = DunningNoticeStatusChoices.CANCELLED
+        notice.decided_at = timezone.now()
+        notice.save(update_fields=["status", "decided_at"])
+        raise ValidationError(_("The customer has paid meanwhile; the notice was cancelled."))
+    notice.approved_by = approved_by
+    notice.decided_at = timezone.now()
+    notice.save(update_fields=["approved_by", "decided_at"])
+    with in_message_language():
+        subject, body = _render(notice.level, notice.customer, overdue, notice.overdue_days)
+    _send(notice, notice.customer, subject, body, notice_targets([notice.customer_id]).get(notice.customer_id, []))
+    return notice

@@ -1,0 +1,13 @@
+"""Thin Celery tasks of the collections floor."""
+
+import datetime as dt
+
+from celery import shared_task
+
+from .services import dunning_run
+
+
+@shared_task(name="collection.tasks.dunning_run_task")
+def dunning_run_task(date: str | None = None) -> int:
+    """The daily dunning run (beat, in working hours). Idempotent for a day."""
+    return dunning_run(day=dt.date.fromisoformat(date) if date else None).proposed

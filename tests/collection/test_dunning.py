@@ -1,0 +1,81 @@
+"""The dunning ladder: reminder, demand, suspension notice after approval — once per arrears."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from billing.services.payments import payment_record
+from collection.models import CollectionCase, DunningNotice
+from collection.services import dunning_notice_approve, dunning_run
+from customers.models import Notification
+from tests.factories import ContactFactory, make_bill
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def debtor(portfolio):
+    customer = portfolio["a1"]
+    ContactFactory(customer=customer, name="财务 张", mobile="13900000001", preferred_channel="sms")
+    ContactFactory(customer=customer, name="Nobody", mobile="13900000002", receives_dunning=False)
+    make_bill(customer, "10000.00", "2026-03-01", number="DUN-1")
+    return customer
+
+
+def levels(customer):
+    return list(DunningNotice.objects.filter(customer=customer).order_by("id").values_list("level__code", "status"))
+
+
+def test_the_ladder_from_reminder_to_suspension_notice(debtor, collector, area_leader):
+    dunning_run(day=dt.date(2026, 3, 1))  # due today: not overdue
+    assert levels(debtor) == []
+    dunning_run(day=dt.date(2026, 3, 2))
+    assert levels(debtor) == [("reminder", "sent")]
+    # One message per contact who receives notices, with the amount and the bill.
+    messages = Notification.objects.filter(kind="dunning_reminder")
+    assert [m.recipient for m in messages] == ["13900000001"]
+    assert "10,000.00" in messages[0].body and "2026-0" in messages[0].body
+    dunning_run(day=dt.date(2026, 3, 2))  # the same day again: nothing twice
+    dunning_run(day=dt.date(2026, 3, 5))  # not yet 10 days
+    assert levels(debtor) == [("reminder", "sent")]
+    dunning_run(day=dt.date(2026, 3, 11))
+    assert levels(debtor) == [("reminder", "sent"), ("demand", "sent")]
+    assert CollectionCase.objects.get(customer=debtor).status == "open"  # beyond the first level
+    dunning_run(day=dt.date(2026, 4, 1))  # 31 days overdue, a demand served
+    assert levels(debtor)[-1] == ("suspension", "proposed")  # waits for a leader
+    notice = DunningNotice.objects.get(level__code="suspension")
+    with pytest.raises(PermissionDenied):
+        dunning_notice_approve(notice=notice, approved_by=collector)
+    dunning_notice_approve(notice=notice, approved_by=area_leader)
+    assert levels(debtor)[-1] == ("suspension", "sent")
+    assert Notification.objects.filter(kind="dunning_suspension").count() == 1
+    dunning_run(day=dt.date(2026, 4, 2))
+    assert len(levels(debtor)) == 3  # the ladder ends; nothing repeats
+
+
+def test_a_payment_cancels_a_pending_notice_and_closes_the_case(debtor, area_leader):
+    for day in (dt.date(2026, 3, 2), dt.date(2026, 3, 11), dt.date(2026, 4, 1)):
+        dunning_run(day=day)
+    notice = DunningNotice.objects.get(level__code="suspension")
+    # 10000 + 31 days (2–31 March and 1 April) × 20.00 penalty = 10620.00, paid on 1 April
+    paid_at = dt.datetime(2026, 4, 1, 10, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    payment_record(
+        customer=debtor, amount=D("10620.00"), channel="bank_transfer", external_ref="ALL", received_at=paid_at
+    )
+    result = dunning_run(day=dt.date(2026, 4, 2))
+    assert result.cancelled == 1 and result.cases_closed == 1
+    notice.refresh_from_db()
+    assert notice.status == "cancelled"
+    with pytest.raises(ValidationError):
+        dunning_notice_approve(notice=notice, approved_by=area_leader)
+
+
+def test_one_notice_covers_all_overdue_bills(debtor):
+    make_bill(debtor, "5000.00", "2026-03-05", number="DUN-2")
+    dunning_run(day=dt.date(2026, 3, 6))
+    notice = DunningNotice.objects.get()
+    assert [b["number"] for b in notice.bills] == ["DUN-1", "DUN-2"]
+    # 10000 + 5000 principal + penalty through the day (none accrued by the job yet)
+    assert notice.amount_due == D("15000.00")
