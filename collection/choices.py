@@ -18,3 +18,24 @@ class DunningNoticeStatusChoices(models.TextChoices):
 class CollectionCaseStatusChoices(models.TextChoices):
     OPEN = "open", _("Open")
     CLOSED = "closed", _("Closed")
+
+
+class ActivityKindChoices(models.TextChoices):
+    CALL = "call", _("Call")
+    VISIT = "visit", _("Visit")
+    NOTICE = "notice", _("Notice handed over")
+    NOTE = "note", _("Note")
+
+
+class ActivityOutcomeChoices(models.TextChoices):
+    REACHED = "reached", _("Reached the customer")
+    NO_ANSWER = "no_answer", _("No answer")
+    PROMISED = "promised", _("Promised to pay")
+    REFUSED = "refused", _("Refused")
+    OTHER = "other", _("Other")
+
+
+class PromiseStatusChoices(models.TextChoices):
+    OPEN = "open", _("Open")
+    KEPT = "kept", _("Kept")
+    BROKEN = "broken", _("Broken")

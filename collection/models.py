@@ -14,7 +14,14 @@ from django.utils.translation import gettext_lazy as _
 from billing.models import MONEY, Bill
 from customers.models import Customer, Notification
 
-from .choices import CollectionCaseStatusChoices, DunningLevelCodeChoices, DunningNoticeStatusChoices
+from .choices import (
+    ActivityKindChoices,
+    ActivityOutcomeChoices,
+    CollectionCaseStatusChoices,
+    DunningLevelCodeChoices,
+    DunningNoticeStatusChoices,
+    PromiseStatusChoices,
+)
 
 
 class DunningPolicy(models.Model):
@@ -128,3 +135,55 @@ class CollectionCase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.opened_on}"
+
+
+class Activity(models.Model):
+    """What a collector did (催收记录): a call, a visit, a notice handed over, a note."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="collection_activities")
+    case = models.ForeignKey(
+        CollectionCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=ActivityKindChoices.choices)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=ActivityOutcomeChoices.choices, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    happened_at = models.DateTimeField(_("when"))
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        ordering = ["-happened_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.kind} {self.happened_at:%Y-%m-%d}"
+
+
+class PromiseToPay(models.Model):
+    """A promise to pay an amount by a date (承诺缴费); kept or broken is decided from the
+    payments received between the promise and its date."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payment_promises")
+    case = models.ForeignKey(CollectionCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="promises")
+    promised_on = models.DateField(_("promised for"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    status = models.CharField(
+        _("status"), max_length=10, choices=PromiseStatusChoices.choices, default=PromiseStatusChoices.OPEN
+    )
+    made_on = models.DateField(_("made on"))
+    resolved_on = models.DateField(_("resolved on"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("promise to pay")
+        verbose_name_plural = _("promises to pay")
+        ordering = ["promised_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="promise_positive"),
+            models.CheckConstraint(condition=Q(promised_on__gte=models.F("made_on")), name="promise_not_in_past"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.amount} by {self.promised_on}"

@@ -17,10 +17,11 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.models import Bill
+from billing.models import Bill, Payment
 from billing.selectors import bills_with_balances
 from core.roles import Role, user_roles
 from core.templatetags.gridcollect import money
@@ -33,8 +34,14 @@ from customers.notifications import (
     quiet_hours_end,
 )
 
-from .choices import CollectionCaseStatusChoices, DunningNoticeStatusChoices
-from .models import CollectionCase, DunningLevel, DunningNotice, DunningPolicy
+from .choices import (
+    ActivityKindChoices,
+    ActivityOutcomeChoices,
+    CollectionCaseStatusChoices,
+    DunningNoticeStatusChoices,
+    PromiseStatusChoices,
+)
+from .models import Activity, CollectionCase, DunningLevel, DunningNotice, DunningPolicy, PromiseToPay
 
 ZERO = Decimal("0")
 ACTIVE = [DunningNoticeStatusChoices.PROPOSED, DunningNoticeStatusChoices.SENT]
@@ -200,3 +207,89 @@ def dunning_notice_approve(*, notice: DunningNotice, approved_by: User) -> Dunni
         subject, body = _render(notice.level, notice.customer, overdue, notice.overdue_days)
     _send(notice, notice.customer, subject, body, notice_targets([notice.customer_id]).get(notice.customer_id, []))
     return notice
+
+
+def _open_case(customer: Customer) -> CollectionCase | None:
+    return CollectionCase.objects.filter(customer=customer, status=CollectionCaseStatusChoices.OPEN).first()
+
+
+@transaction.atomic
+def activity_log(
+    *, customer: Customer, kind: str, by: User, outcome: str = "", note: str = "", happened_at=None
+) -> Activity:
+    if kind not in ActivityKindChoices.values:
+        raise ValidationError({"kind": _("Unknown kind of activity.")})
+    if outcome and outcome not in ActivityOutcomeChoices.values:
+        raise ValidationError({"outcome": _("Unknown outcome.")})
+    happened_at = happened_at or timezone.now()
+    if happened_at > timezone.now() + dt.timedelta(minutes=5):
+        raise ValidationError({"happened_at": _("An activity cannot be in the future.")})
+    return Activity.objects.create(
+        customer=customer,
+        case=_open_case(customer),
+        kind=kind,
+        outcome=outcome,
+        note=note.strip(),
+        happened_at=happened_at,
+        by=by,
+    )
+
+
+@transaction.atomic
+def promise_record(*, customer: Customer, promised_on: dt.date, amount: Decimal, created_by: User) -> PromiseToPay:
+    """Record a promise to pay; it is kept or broken by `promises_check` from the payments."""
+    today = timezone.localdate()
+    if promised_on < today:
+        raise ValidationError({"promised_on": _("A promise is for today or a later day.")})
+    if not isinstance(amount, Decimal) or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise ValidationError({"amount": _("Enter a positive amount in yuan with at most 2 decimals.")})
+    promise = PromiseToPay.objects.create(
+        customer=customer,
+        case=_open_case(customer),
+        promised_on=promised_on,
+        amount=amount,
+        made_on=today,
+        created_by=created_by,
+    )
+    Activity.objects.create(
+        customer=customer,
+        case=promise.case,
+        kind=ActivityKindChoices.NOTE,
+        outcome=ActivityOutcomeChoices.PROMISED,
+        note=_("Promised %(amount)s by %(date)s") % {"amount": money(amount), "date": promised_on},
+        happened_at=timezone.now(),
+        by=created_by,
+    )
+    return promise
+
+
+@transaction.atomic
+def promises_check(*, day: dt.date | None = None) -> tuple[int, int]:
+    """Mark open promises kept (paid in full between the promise and its date) or broken (its
+    date has passed without that). Returns (kept, broken). Idempotent: only open ones change."""
+    day = day or timezone.localdate()
+    kept = broken = 0
+    for promise in PromiseToPay.objects.filter(status=PromiseStatusChoices.OPEN, made_on__lte=day):
+        until = min(promise.promised_on, day)
+        paid = (
+            Payment.objects.filter(
+                customer_id=promise.customer_id,
+                status="posted",
+                received_at__date__gte=promise.made_on,
+                received_at__date__lte=until,
+            ).aggregate(total=Sum("amount"))["total"]
+            or ZERO
+        )
+        if paid >= promise.amount:
+            promise.status, promise.resolved_on = PromiseStatusChoices.KEPT, until
+            kept += 1
+        elif promise.promised_on < day:
+            promise.status, promise.resolved_on = (
+                PromiseStatusChoices.BROKEN,
+                promise.promised_on + dt.timedelta(days=1),
+            )
+            broken += 1
+        else:
+            continue
+        promise.save(update_fields=["status", "resolved_on"])
+    return kept, broken

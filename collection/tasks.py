@@ -4,10 +4,12 @@ import datetime as dt
 
 from celery import shared_task
 
-from .services import dunning_run
+from .services import dunning_run, promises_check
 
 
 @shared_task(name="collection.tasks.dunning_run_task")
 def dunning_run_task(date: str | None = None) -> int:
     """The daily dunning run (beat, in working hours). Idempotent for a day."""
-    return dunning_run(day=dt.date.fromisoformat(date) if date else None).proposed
+    day = dt.date.fromisoformat(date) if date else None
+    promises_check(day=day)  # a promise kept is not dunned as broken; one broken shows on the worklist
+    return dunning_run(day=day).proposed

@@ -13,6 +13,7 @@ admin.site.site_title = _("GridCollect")
 api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("collection.api.urls")),
 ]
 
 urlpatterns = [

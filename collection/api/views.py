@@ -1,0 +1,142 @@
+"""Collections API: dunning notices (with approval), cases, activities and promises."""
+
+import django_filters
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from collection.models import Activity, CollectionCase, DunningNotice, PromiseToPay
+from collection.services import activity_log, dunning_notice_approve, promise_record
+from core.api.mixins import as_drf_validation_error
+from core.api.permissions import ContactWorkWrite, HasRole
+from customers.api.serializers import ScopedCustomerField
+from customers.selectors import customers_visible_to
+
+
+class DunningNoticeSerializer(serializers.ModelSerializer):
+    customer = serializers.SlugRelatedField(slug_field="account_no", read_only=True)
+    level = serializers.CharField(source="level.code", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DunningNotice
+        fields = ["id", "customer", "level", "status", "proposed_on", "overdue_days", "amount_due", "bills", "text",
+                  "approved_by", "decided_at", "sent_at"]  # fmt: skip
+
+
+class DunningNoticeFilterSet(django_filters.FilterSet):
+    customer = django_filters.CharFilter(field_name="customer__account_no", label="Customer account number")
+    level = django_filters.CharFilter(field_name="level__code", label="Level")
+
+    class Meta:
+        model = DunningNotice
+        fields = ["customer", "status", "level"]
+
+
+class DunningNoticeViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = DunningNoticeSerializer
+    filterset_class = DunningNoticeFilterSet
+    permission_classes = [HasRole]
+
+    def get_queryset(self):
+        return (
+            DunningNotice.objects.filter(customer__in=customers_visible_to(self.request.user))
+            .select_related("customer", "level", "approved_by")
+            .order_by("-proposed_on", "-id")
+        )
+
+    @extend_schema(request=None, responses={200: DunningNoticeSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """An area leader or manager approves a proposed notice; it is sent at once."""
+        notice = self.get_object()
+        try:
+            notice = dunning_notice_approve(notice=notice, approved_by=request.user)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None
+        return Response(DunningNoticeSerializer(self.get_queryset().get(pk=notice.pk)).data)
+
+
+class CollectionCaseSerializer(serializers.ModelSerializer):
+    customer = serializers.SlugRelatedField(slug_field="account_no", read_only=True)
+
+    class Meta:
+        model = CollectionCase
+        fields = ["id", "customer", "status", "opened_on", "closed_on", "arrears_at_opening"]
+
+
+class CollectionCaseViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = CollectionCaseSerializer
+    permission_classes = [HasRole]
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return (
+            CollectionCase.objects.filter(customer__in=customers_visible_to(self.request.user))
+            .select_related("customer")
+            .order_by("-opened_on", "-id")
+        )
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    customer = ScopedCustomerField()
+    by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    happened_at = serializers.DateTimeField(required=False)
+
+    class Meta:
+        model = Activity
+        fields = ["id", "customer", "case", "kind", "outcome", "note", "happened_at", "by"]
+        read_only_fields = ["case"]
+
+
+class ActivityViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = ActivitySerializer
+    permission_classes = [ContactWorkWrite]
+    filterset_fields = ["kind"]
+
+    def get_queryset(self):
+        return (
+            Activity.objects.filter(customer__in=customers_visible_to(self.request.user))
+            .select_related("customer", "by")
+            .order_by("-happened_at", "-id")
+        )
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = activity_log(by=self.request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None
+
+
+class PromiseSerializer(serializers.ModelSerializer):
+    customer = ScopedCustomerField()
+
+    class Meta:
+        model = PromiseToPay
+        fields = ["id", "customer", "case", "promised_on", "amount", "status", "made_on", "resolved_on"]
+        read_only_fields = ["case", "status", "made_on", "resolved_on"]
+
+
+class PromiseViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = PromiseSerializer
+    permission_classes = [ContactWorkWrite]
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return (
+            PromiseToPay.objects.filter(customer__in=customers_visible_to(self.request.user))
+            .select_related("customer")
+            .order_by("promised_on", "id")
+        )
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = promise_record(created_by=self.request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None
