@@ -24,5 +24,5 @@ def healthz(request):
 
 
 def home(request):
-    """Everyone lands on the customer list until the collections worklist exists."""
-    return redirect("customers:list")
+    """Everyone lands on today's work (the collections worklist, scoped to the user)."""
+    return redirect("collection:worklist")

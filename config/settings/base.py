@@ -220,6 +220,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 # The main menu: (URL name, label, roles that see it or None for every role). Which rows a
 # page shows is still decided by the page's own scoping; this only hides what a role cannot use.
 NAVIGATION = [
+    ("collection:worklist", _("Today's work"), None),
     ("billing:yesterday", _("Yesterday"), None),
     ("customers:list", _("Customers"), None),
     ("billing:bill_list", _("Bills"), None),

@@ -67,3 +67,20 @@ def test_a_promise_is_kept_by_a_payment_or_broken_after_its_date(overdue, collec
     assert promises_check(day=today + dt.timedelta(days=1)) == (0, 1)
     broken.refresh_from_db()
     assert broken.status == "broken"
+
+
+def test_the_worklist_puts_the_biggest_money_first_and_is_scoped(client, collector, other_collector, portfolio):
+    from tests.factories import make_bill as bill
+
+    today = timezone.localdate()
+    bill(portfolio["a1"], "500.00", today - dt.timedelta(days=2), number="W-1")  # newly overdue
+    bill(portfolio["a2"], "90000.00", today - dt.timedelta(days=1), number="W-2")  # newly overdue, bigger
+    bill(portfolio["b1"], "70000.00", today - dt.timedelta(days=1), number="W-3")  # another collector's
+    client.force_login(collector)
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/collection/worklist/"
+    html = client.get("/collection/worklist/").content.decode()
+    assert html.index("Hospital A2") < html.index("Steel A1")  # 90000 before 500
+    assert "Chem B1" not in html and "Newly overdue" in html
+    client.force_login(other_collector)
+    assert "Steel A1" not in client.get("/collection/worklist/").content.decode()

@@ -133,11 +133,11 @@ def test_repeated_failed_logins_lock_the_account(client, collector):
     assert "_auth_user_id" not in client.session
 
 
-def test_a_good_login_lands_on_the_customer_list(client, collector):
+def test_a_good_login_lands_on_todays_work(client, collector):
     collector.set_password("right-password-123")
     collector.save()
     response = client.post(reverse("login"), {"username": "collector_a", "password": "right-password-123"}, follow=True)
-    assert response.redirect_chain[-1][0] == reverse("customers:list")
+    assert response.redirect_chain[-1][0] == reverse("collection:worklist")
 
 
 def test_the_language_switch_shows_chinese(client, manager, portfolio):

@@ -1,0 +1,102 @@
+"""The collector's worklist: what needs doing today, ordered by money at risk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.models import Bill, Guarantee, PrepaidAccount
+from billing.selectors import bills_with_balances
+from customers.models import Customer, Notification
+from customers.selectors import customers_visible_to
+
+from .models import DunningNotice, PromiseToPay
+
+ZERO = Decimal("0")
+
+
+@dataclass
+class WorkItem:
+    customer: Customer
+    reason: str
+    detail: str
+    amount: Decimal  # money at risk: the customer's overdue total (or the figure the row is about)
+    action: str  # "call", "promise", "notice", "visit", "review"
+
+
+def worklist_for(user: User | AnonymousUser, *, day: dt.date | None = None) -> list[WorkItem]:
+    day = day or timezone.localdate()
+    scope = customers_visible_to(user)
+    overdue: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    oldest_due: dict[int, dt.date] = {}
+    rows = (
+        bills_with_balances(Bill.objects.filter(customer__in=scope, due_on__lt=day).exclude(status="paid"))
+        .filter(principal_due__gt=0)
+        .values_list("customer_id", "due_on", "principal_due", "penalty_due")
+    )
+    for customer_id, due_on, principal, penalty in rows:
+        overdue[customer_id] += principal + penalty
+        oldest_due[customer_id] = min(oldest_due.get(customer_id, due_on), due_on)
+    items: list[tuple[int, str, str, Decimal, str]] = []
+
+    for customer_id, due_on in oldest_due.items():
+        if (day - due_on).days <= 3:
+            items.append(
+                (customer_id, _("Newly overdue"), _("since %(date)s") % {"date": due_on}, overdue[customer_id], "call")
+            )
+
+    for promise in PromiseToPay.objects.filter(customer__in=scope).filter(
+        Q(status="open", promised_on=day) | Q(status="broken", resolved_on__gte=day - dt.timedelta(days=7))
+    ):
+        reason = _("Promise due today") if promise.status == "open" else _("Promise broken")
+        detail = _("%(amount)s promised for %(date)s") % {"amount": promise.amount, "date": promise.promised_on}
+        items.append((promise.customer_id, reason, detail, overdue.get(promise.customer_id, promise.amount), "call"))
+
+    recent = day - dt.timedelta(days=3)
+    for notice in DunningNotice.objects.filter(customer__in=scope, status="sent", level__call_task=True,
+                                               sent_at__date__gte=recent).select_related("level"):  # fmt: skip
+        items.append((notice.customer_id, _("Call after the demand"), notice.level.get_code_display(),
+                      overdue.get(notice.customer_id, notice.amount_due), "call"))  # fmt: skip
+
+    suspensions = DunningNotice.objects.filter(
+        customer__in=scope, status="sent", level__code="suspension", sent_at__date__lte=day - dt.timedelta(days=3)
+    )
+    for notice in suspensions:
+        if notice.customer_id in overdue:
+            items.append((notice.customer_id, _("Suspension notice period has run"),
+                          _("served %(date)s") % {"date": timezone.localdate(notice.sent_at)},
+                          overdue[notice.customer_id], "review"))  # fmt: skip
+
+    failed = Notification.objects.filter(
+        customer__in=scope,
+        status="failed",
+        kind__startswith="dunning_",
+        created_at__date__gte=day - dt.timedelta(days=14),
+    )
+    for message in failed:
+        detail = f"{message.get_channel_display()} {message.recipient}"
+        items.append(
+            (message.customer_id, _("Notice not delivered"), detail, overdue.get(message.customer_id, ZERO), "notice")
+        )
+
+    for account in PrepaidAccount.objects.filter(customer__in=scope, state__in=["warned_3", "exhausted"]):
+        items.append((account.customer_id, _("Prepaid balance near zero"), account.get_state_display(),
+                      overdue.get(account.customer_id, ZERO), "call"))  # fmt: skip
+
+    for guarantee in Guarantee.objects.filter(
+        customer__in=scope, released_on__isnull=True, valid_to__gte=day, valid_to__lte=day + dt.timedelta(days=30)
+    ):
+        items.append((guarantee.customer_id, _("Guarantee expiring"),
+                      _("%(kind)s until %(date)s") % {"kind": guarantee.get_kind_display(), "date": guarantee.valid_to},
+                      guarantee.amount, "visit"))  # fmt: skip
+
+    customers = Customer.objects.in_bulk({item[0] for item in items})
+    result = [WorkItem(customers[c], reason, detail, amount, action) for c, reason, detail, amount, action in items]
+    return sorted(result, key=lambda item: (-item.amount, item.customer.account_no))
