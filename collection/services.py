@@ -137,8 +137,10 @@ def dunning_run(*, day: dt.date | None = None) -> DunningRunResult:
     )
 
     noticed: dict[tuple[int, int], set[int]] = defaultdict(set)
+    # A level declined by a leader counts as done for the episode: it is not proposed again.
+    decided = [*ACTIVE, DunningNoticeStatusChoices.REJECTED]
     for customer_id, episode_id, level_id in DunningNotice.objects.filter(
-        customer_id__in=list(overdue), status__in=ACTIVE
+        customer_id__in=list(overdue), status__in=decided
     ).values_list("customer_id", "episode_bill_id", "level_id"):
         noticed[customer_id, episode_id].add(level_id)
     open_cases = set(
@@ -293,3 +295,18 @@ def promises_check(*, day: dt.date | None = None) -> tuple[int, int]:
             continue
         promise.save(update_fields=["status", "resolved_on"])
     return kept, broken
+
+
+@transaction.atomic
+def dunning_notice_reject(*, notice: DunningNotice, rejected_by: User) -> DunningNotice:
+    """A leader declines a proposed notice (e.g. an agreement is being negotiated)."""
+    if not ({Role.AREA_LEADER, Role.MANAGER} & user_roles(rejected_by)) and not rejected_by.is_superuser:
+        raise PermissionDenied(_("Only an area leader or a manager may decline a notice."))
+    notice = DunningNotice.objects.select_for_update().get(pk=notice.pk)
+    if notice.status != DunningNoticeStatusChoices.PROPOSED:
+        raise ValidationError(_("Only a proposed notice can be declined."))
+    notice.status = DunningNoticeStatusChoices.REJECTED
+    notice.approved_by = rejected_by
+    notice.decided_at = timezone.now()
+    notice.save(update_fields=["status", "approved_by", "decided_at"])
+    return notice

@@ -79,3 +79,19 @@ def test_one_notice_covers_all_overdue_bills(debtor):
     assert [b["number"] for b in notice.bills] == ["DUN-1", "DUN-2"]
     # 10000 + 5000 principal + penalty through the day (none accrued by the job yet)
     assert notice.amount_due == D("15000.00")
+
+
+def test_leaders_review_proposed_notices_in_the_browser_pages(client, debtor, collector, area_leader):
+    for day in (dt.date(2026, 3, 2), dt.date(2026, 3, 11), dt.date(2026, 4, 1)):
+        dunning_run(day=day)
+    notice = DunningNotice.objects.get(level__code="suspension")
+    client.force_login(collector)
+    assert client.get("/collection/notices/review/").status_code == 403
+    client.force_login(area_leader)
+    assert "Notice of supply suspension" in client.get("/collection/notices/review/").content.decode()
+    client.post(f"/collection/notices/{notice.pk}/decide/", {"decision": "reject"})
+    notice.refresh_from_db()
+    assert notice.status == "rejected"
+    assert "No notices wait for a decision." in client.get("/collection/notices/review/").content.decode()
+    dunning_run(day=dt.date(2026, 4, 2))  # a declined level is not proposed again for these arrears
+    assert DunningNotice.objects.filter(level__code="suspension").count() == 1
