@@ -5,13 +5,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.pagination import paginate
-from core.permissions import require
+from core.permissions import can_log_contact_work, require
 from core.roles import Role, user_roles
 from customers.selectors import customers_visible_to
 
+from .forms import ActivityForm, PromiseForm
 from .models import DunningNotice
 from .selectors import worklist_for
-from .services import dunning_notice_approve, dunning_notice_reject
+from .services import activity_log, dunning_notice_approve, dunning_notice_reject, promise_record
 
 
 def worklist(request):
@@ -49,3 +50,49 @@ def notice_decide(request, pk: int):
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
     return redirect("collection:notice_review")
+
+
+def customer_panel(request, account_no: str):
+    """The collections panel of the customer page: case, notices, promises and the activity
+    log, with forms to log a call or record a promise."""
+    customer = get_object_or_404(customers_visible_to(request.user), account_no=account_no)
+    context = {
+        "customer": customer,
+        "case": customer.collection_cases.filter(status="open").first(),
+        "notices": customer.dunning_notices.select_related("level")[:10],
+        "promises": customer.payment_promises.order_by("-promised_on")[:10],
+        "activities": customer.collection_activities.select_related("by")[:20],
+        "can_log": can_log_contact_work(request.user),
+        "activity_form": ActivityForm(),
+        "promise_form": PromiseForm(),
+    }
+    return render(request, "collection/partials/customer_panel.html", context)
+
+
+@require_POST
+def activity_create(request, account_no: str):
+    require(can_log_contact_work(request.user))
+    customer = get_object_or_404(customers_visible_to(request.user), account_no=account_no)
+    form = ActivityForm(request.POST)
+    if form.is_valid():
+        activity_log(customer=customer, by=request.user, **form.cleaned_data)
+        messages.success(request, _("Activity recorded."))
+    else:
+        messages.error(request, _("Not recorded: %(errors)s") % {"errors": form.errors.as_text()})
+    return redirect("customers:detail", account_no=customer.account_no)
+
+
+@require_POST
+def promise_create(request, account_no: str):
+    require(can_log_contact_work(request.user))
+    customer = get_object_or_404(customers_visible_to(request.user), account_no=account_no)
+    form = PromiseForm(request.POST)
+    if form.is_valid():
+        try:
+            promise_record(customer=customer, created_by=request.user, **form.cleaned_data)
+            messages.success(request, _("Promise recorded."))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, _("Not recorded: %(errors)s") % {"errors": form.errors.as_text()})
+    return redirect("customers:detail", account_no=customer.account_no)

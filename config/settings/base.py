@@ -235,6 +235,7 @@ NAVIGATION = [
 # Panels of the customer page served by the apps above the archive (DESIGN.md "Floors"):
 # (URL name taking the account number, title). The archive's page loads each with htmx.
 CUSTOMER_PAGE_PANELS = [
+    ("collection:customer_panel", _("Collections: calls, promises and notices")),
     ("billing:customer_panel", _("Bills and payments")),
     ("billing:usage_panel", _("Consumption, forecast and exposure (90 days)")),
     ("billing:prepaid_panel", _("Prepaid account and supply control")),

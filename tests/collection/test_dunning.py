@@ -95,3 +95,22 @@ def test_leaders_review_proposed_notices_in_the_browser_pages(client, debtor, co
     assert "No notices wait for a decision." in client.get("/collection/notices/review/").content.decode()
     dunning_run(day=dt.date(2026, 4, 2))  # a declined level is not proposed again for these arrears
     assert DunningNotice.objects.filter(level__code="suspension").count() == 1
+
+
+def test_a_collector_logs_a_call_and_a_promise_from_the_customer_page(client, debtor, collector, other_collector):
+    from django.utils import timezone
+
+    client.force_login(collector)
+    panel = client.get(f"/collection/customers/{debtor.account_no}/panel/").content.decode()
+    assert 'id="activity-form"' in panel and 'id="promise-form"' in panel
+    client.post(f"/collection/customers/{debtor.account_no}/activities/", {"kind": "call", "outcome": "promised",
+                                                                           "note": "月底前付一半"})  # fmt: skip
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    client.post(f"/collection/customers/{debtor.account_no}/promises/", {"promised_on": tomorrow, "amount": "5000"})
+    panel = client.get(f"/collection/customers/{debtor.account_no}/panel/").content.decode()
+    assert "月底前付一半" in panel and "¥5,000.00" in panel
+    client.post(f"/collection/customers/{debtor.account_no}/promises/", {"promised_on": "2020-01-01", "amount": "1"})
+    assert debtor.payment_promises.count() == 1  # a promise in the past is refused
+    client.force_login(other_collector)
+    assert client.get(f"/collection/customers/{debtor.account_no}/panel/").status_code == 404
+    assert client.post(f"/collection/customers/{debtor.account_no}/activities/", {"kind": "call"}).status_code == 404
