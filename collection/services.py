@@ -21,7 +21,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.models import Bill, Payment
+from billing.models import Bill, Guarantee, Payment
 from billing.selectors import bills_with_balances
 from core.roles import Role, user_roles
 from core.templatetags.gridcollect import money
@@ -32,6 +32,7 @@ from customers.notifications import (
     notice_targets,
     notifications_queue_many,
     quiet_hours_end,
+    staff_email_targets,
 )
 
 from .choices import (
@@ -310,3 +311,53 @@ def dunning_notice_reject(*, notice: DunningNotice, rejected_by: User) -> Dunnin
     notice.decided_at = timezone.now()
     notice.save(update_fields=["status", "approved_by", "decided_at"])
     return notice
+
+
+GUARANTEE_WARNING_DAYS = (30, 7)
+
+
+@transaction.atomic
+def guarantee_record(*, data: dict, recorded_by: User | None = None) -> Guarantee:
+    """Record a guarantee, deposit or letter of credit held against a customer's bills."""
+    guarantee = Guarantee(**data)
+    guarantee._history_user = recorded_by
+    guarantee.full_clean()
+    guarantee.save()
+    return guarantee
+
+
+@transaction.atomic
+def guarantees_expiry_warn(*, day: dt.date | None = None) -> int:
+    """E-mail the collector and the area leader(s) when a guarantee is 30 and 7 days from its
+    end. Idempotent: one message per guarantee, threshold and person (dedupe key)."""
+    day = day or timezone.localdate()
+    rows: list[Notification] = []
+    for days in GUARANTEE_WARNING_DAYS:
+        expiring = Guarantee.objects.filter(
+            valid_to=day + dt.timedelta(days=days), released_on__isnull=True
+        ).select_related("customer__collector", "customer__region__leader")
+        for guarantee in expiring:
+            customer = guarantee.customer
+            staff = [customer.collector, customer.region.leader]
+            body = _("%(kind)s of %(amount)s for %(name)s (%(account)s) ends on %(date)s, in %(days)d days.") % {
+                "kind": guarantee.get_kind_display(),
+                "amount": money(guarantee.amount),
+                "name": customer.name,
+                "account": customer.account_no,
+                "date": guarantee.valid_to,
+                "days": days,
+            }
+            for target in staff_email_targets(user for user in staff if user is not None):
+                rows.append(
+                    Notification(
+                        customer=customer,
+                        staff=target.staff,
+                        channel=target.channel,
+                        recipient=target.recipient,
+                        kind="guarantee_expiring",
+                        subject=_("Guarantee expiring in %(days)d days") % {"days": days},
+                        body=body,
+                        dedupe_key=f"guarantee:{guarantee.pk}:{days}:{target.staff.pk}",
+                    )
+                )
+    return notifications_queue_many(rows)

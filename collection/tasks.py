@@ -4,7 +4,7 @@ import datetime as dt
 
 from celery import shared_task
 
-from .services import dunning_run, promises_check
+from .services import dunning_run, guarantees_expiry_warn, promises_check
 
 
 @shared_task(name="collection.tasks.dunning_run_task")
@@ -12,4 +12,5 @@ def dunning_run_task(date: str | None = None) -> int:
     """The daily dunning run (beat, in working hours). Idempotent for a day."""
     day = dt.date.fromisoformat(date) if date else None
     promises_check(day=day)  # a promise kept is not dunned as broken; one broken shows on the worklist
+    guarantees_expiry_warn(day=day)
     return dunning_run(day=day).proposed

@@ -9,10 +9,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from billing.models import Guarantee
 from collection.models import Activity, CollectionCase, DunningNotice, PromiseToPay
-from collection.services import activity_log, dunning_notice_approve, promise_record
+from collection.services import activity_log, dunning_notice_approve, guarantee_record, promise_record
 from core.api.mixins import as_drf_validation_error
-from core.api.permissions import ContactWorkWrite, HasRole
+from core.api.permissions import ArchiveWrite, ContactWorkWrite, HasRole
 from customers.api.serializers import ScopedCustomerField
 from customers.selectors import customers_visible_to
 
@@ -140,3 +141,44 @@ class PromiseViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.Ge
             serializer.instance = promise_record(created_by=self.request.user, **serializer.validated_data)
         except DjangoValidationError as exc:
             raise as_drf_validation_error(exc) from None
+
+
+class GuaranteeSerializer(serializers.ModelSerializer):
+    customer = ScopedCustomerField()
+
+    class Meta:
+        model = Guarantee
+        fields = ["id", "customer", "kind", "amount", "valid_from", "valid_to", "issuer", "document_ref", "released_on"]
+
+
+class GuaranteeViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Guarantees, deposits and letters of credit (电费担保); they count as cover in the exposure."""
+
+    serializer_class = GuaranteeSerializer
+    permission_classes = [ArchiveWrite]
+    filterset_fields = ["kind"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return (
+            Guarantee.objects.filter(customer__in=customers_visible_to(self.request.user))
+            .select_related("customer")
+            .order_by("customer__account_no", "-valid_from")
+        )
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = guarantee_record(data=serializer.validated_data, recorded_by=self.request.user)
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None
+
+    def perform_update(self, serializer):
+        instance = serializer.instance
+        for field, value in serializer.validated_data.items():
+            setattr(instance, field, value)
+        instance._history_user = self.request.user
+        try:
+            instance.full_clean()
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None
+        instance.save()
