@@ -187,3 +187,25 @@ class PromiseToPay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.amount} by {self.promised_on}"
+
+
+class CollectorAssignment(models.Model):
+    """The history of who answered for a customer (包点职工): each reassignment with who and why."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="collector_assignments")
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    previous = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    assigned_on = models.DateField(_("assigned on"))
+    reason = models.CharField(_("reason"), max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("collector assignment")
+        verbose_name_plural = _("collector assignments")
+        ordering = ["-assigned_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} → {self.collector_id}"

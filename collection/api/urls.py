@@ -1,6 +1,15 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .views import ActivityViewSet, CollectionCaseViewSet, DunningNoticeViewSet, GuaranteeViewSet, PromiseViewSet
+from .views import (
+    ActivityViewSet,
+    CollectionCaseViewSet,
+    CustomerReassignApi,
+    DunningNoticeViewSet,
+    GuaranteeViewSet,
+    PromiseViewSet,
+    RecoveryApi,
+)
 
 router = DefaultRouter()
 router.register("dunning-notices", DunningNoticeViewSet, basename="dunning-notice")
@@ -9,4 +18,8 @@ router.register("activities", ActivityViewSet, basename="activity")
 router.register("promises", PromiseViewSet, basename="promise")
 router.register("guarantees", GuaranteeViewSet, basename="guarantee")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("customers/<account:account_no>/reassign/", CustomerReassignApi.as_view(), name="customer-reassign"),
+    path("responsibility/recovery/", RecoveryApi.as_view(), name="responsibility-recovery"),
+    *router.urls,
+]

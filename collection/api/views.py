@@ -1,16 +1,23 @@
 """Collections API: dunning notices (with approval), cases, activities and promises."""
 
+import datetime as dt
+
 import django_filters
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from billing.models import Guarantee
 from collection.models import Activity, CollectionCase, DunningNotice, PromiseToPay
+from collection.responsibility import collector_reassign, recovery_by
 from collection.services import activity_log, dunning_notice_approve, guarantee_record, promise_record
 from core.api.mixins import as_drf_validation_error
 from core.api.permissions import ArchiveWrite, ContactWorkWrite, HasRole
@@ -182,3 +189,65 @@ class GuaranteeViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewset
         except DjangoValidationError as exc:
             raise as_drf_validation_error(exc) from None
         instance.save()
+
+
+class ReassignSerializer(serializers.Serializer):
+    collector = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    reason = serializers.CharField(max_length=300)
+
+
+class RecoveryFiguresSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    due = serializers.DecimalField(max_digits=16, decimal_places=2)
+    collected = serializers.DecimalField(max_digits=16, decimal_places=2)
+    recovery_rate = serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True)
+    customers = serializers.IntegerField()
+    in_arrears = serializers.IntegerField()
+    zero_out_rate = serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True)
+
+
+class CustomerReassignApi(APIView):
+    """POST /customers/{account_no}/reassign/: hand the customer to another collector (history kept)."""
+
+    permission_classes = [HasRole]
+
+    @extend_schema(request=ReassignSerializer, responses={201: None})
+    def post(self, request, account_no: str):
+        customer = get_object_or_404(customers_visible_to(request.user), account_no=account_no)
+        data = ReassignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            collector_reassign(customer=customer, by=request.user, **data.validated_data)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None
+        return Response({"customer": customer.account_no, "collector": data.validated_data["collector"].username},
+                        status=201)  # fmt: skip
+
+
+class RecoveryApi(APIView):
+    """GET /responsibility/recovery/?month=YYYY-MM&group=collector|area — recovery rate and
+    zero-out progress per collector or area of the user's scope."""
+
+    permission_classes = [HasRole]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("month", str, description="YYYY-MM (default this month)"),
+            OpenApiParameter("group", str, enum=["collector", "area"]),
+        ],
+        responses={200: RecoveryFiguresSerializer(many=True)},
+    )
+    def get(self, request):
+        raw = request.query_params.get("month") or timezone.localdate().strftime("%Y-%m")
+        try:
+            month = dt.date.fromisoformat(f"{raw}-01")
+        except ValueError:
+            return Response({"month": ["Write the month YYYY-MM."]}, status=400)
+        group = request.query_params.get("group", "collector")
+        if group not in ("collector", "area"):
+            return Response({"group": ["Use collector or area."]}, status=400)
+        figures = recovery_by(request.user, month=month, group=group)
+        return Response(RecoveryFiguresSerializer(figures, many=True).data)
