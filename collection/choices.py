@@ -39,3 +39,9 @@ class PromiseStatusChoices(models.TextChoices):
     OPEN = "open", _("Open")
     KEPT = "kept", _("Kept")
     BROKEN = "broken", _("Broken")
+
+
+class ArrangementStatusChoices(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    COMPLETED = "completed", _("Completed")
+    BROKEN = "broken", _("Broken")

@@ -10,6 +10,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from billing.models import MONEY, Bill
 from customers.models import Customer, Notification
@@ -17,6 +18,7 @@ from customers.models import Customer, Notification
 from .choices import (
     ActivityKindChoices,
     ActivityOutcomeChoices,
+    ArrangementStatusChoices,
     CollectionCaseStatusChoices,
     DunningLevelCodeChoices,
     DunningNoticeStatusChoices,
@@ -209,3 +211,45 @@ class CollectorAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} → {self.collector_id}"
+
+
+class PaymentArrangement(models.Model):
+    """An instalment agreement for old arrears (分次结算协议 / 还款协议): a schedule that covers
+    what the customer owed when it was signed. While it is kept, dunning is suspended."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payment_arrangements")
+    case = models.ForeignKey(CollectionCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    total = models.DecimalField(_("total"), **MONEY)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ArrangementStatusChoices.choices, default=ArrangementStatusChoices.ACTIVE
+    )
+    made_on = models.DateField(_("made on"))
+    resolved_on = models.DateField(_("resolved on"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("payment arrangement")
+        verbose_name_plural = _("payment arrangements")
+        ordering = ["-made_on", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(total__gt=0), name="arrangement_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.total}"
+
+
+class ArrangementInstalment(models.Model):
+    arrangement = models.ForeignKey(PaymentArrangement, on_delete=models.CASCADE, related_name="instalments")
+    due_on = models.DateField(_("due on"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+
+    class Meta:
+        verbose_name = _("arrangement instalment")
+        verbose_name_plural = _("arrangement instalments")
+        ordering = ["arrangement", "due_on"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="arrangement_instalment_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.arrangement_id} {self.due_on} {self.amount}"

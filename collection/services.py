@@ -38,11 +38,21 @@ from customers.notifications import (
 from .choices import (
     ActivityKindChoices,
     ActivityOutcomeChoices,
+    ArrangementStatusChoices,
     CollectionCaseStatusChoices,
     DunningNoticeStatusChoices,
     PromiseStatusChoices,
 )
-from .models import Activity, CollectionCase, DunningLevel, DunningNotice, DunningPolicy, PromiseToPay
+from .models import (
+    Activity,
+    ArrangementInstalment,
+    CollectionCase,
+    DunningLevel,
+    DunningNotice,
+    DunningPolicy,
+    PaymentArrangement,
+    PromiseToPay,
+)
 
 ZERO = Decimal("0")
 ACTIVE = [DunningNoticeStatusChoices.PROPOSED, DunningNoticeStatusChoices.SENT]
@@ -147,6 +157,12 @@ def dunning_run(*, day: dt.date | None = None) -> DunningRunResult:
     open_cases = set(
         CollectionCase.objects.filter(status=CollectionCaseStatusChoices.OPEN).values_list("customer_id", flat=True)
     )
+    # A kept arrangement suspends dunning: its customer owes by the agreed schedule instead.
+    arranged = set(
+        PaymentArrangement.objects.filter(
+            status=ArrangementStatusChoices.ACTIVE, customer_id__in=list(overdue)
+        ).values_list("customer_id", flat=True)
+    )
     customers = Customer.objects.in_bulk(list(overdue))
     targets = notice_targets(list(overdue))
     with in_message_language():
@@ -157,6 +173,8 @@ def dunning_run(*, day: dt.date | None = None) -> DunningRunResult:
                 arrears = sum((b.principal_due + b.penalty_due for b in bills), ZERO)
                 CollectionCase.objects.create(customer_id=customer_id, opened_on=day, arrears_at_opening=arrears)
                 result.cases_opened += 1
+            if customer_id in arranged:
+                continue
             done = noticed.get((customer_id, episode.pk), set())
             level = next((lv for lv in levels if lv.pk not in done), None)
             if level is None or days < level.days_overdue:
@@ -361,3 +379,73 @@ def guarantees_expiry_warn(*, day: dt.date | None = None) -> int:
                     )
                 )
     return notifications_queue_many(rows)
+
+
+@transaction.atomic
+def arrangement_create(
+    *, customer: Customer, schedule: list[tuple[dt.date, Decimal]], created_by: User
+) -> PaymentArrangement:
+    """Sign an instalment agreement for what the customer owes today (principal and penalty of
+    its unpaid bills). The schedule must cover that amount exactly, in dated steps from today."""
+    if not ({Role.AREA_LEADER, Role.MANAGER} & user_roles(created_by)) and not created_by.is_superuser:
+        raise PermissionDenied(_("Only an area leader or a manager signs an arrangement."))
+    today = timezone.localdate()
+    if not schedule:
+        raise ValidationError({"instalments": _("An arrangement needs at least one instalment.")})
+    dates = [day for day, _amount in schedule]
+    if dates != sorted(dates) or len(set(dates)) != len(dates) or dates[0] < today:
+        raise ValidationError({"instalments": _("Instalment dates run from today onwards, each later than the last.")})
+    for _day, amount in schedule:
+        if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+            raise ValidationError({"instalments": _("Each instalment is a positive amount with at most 2 decimals.")})
+    owed = sum(
+        (b.principal_due + b.penalty_due for b in bills_with_balances(Bill.objects.filter(customer=customer))
+         if b.principal_due > 0 or b.penalty_due > 0),
+        ZERO,
+    )  # fmt: skip
+    total = sum((amount for _day, amount in schedule), ZERO)
+    if owed <= 0:
+        raise ValidationError({"customer": _("The customer owes nothing to arrange.")})
+    if total != owed:
+        raise ValidationError(
+            {
+                "instalments": _("The schedule adds up to %(total)s but the customer owes %(owed)s.")
+                % {"total": money(total), "owed": money(owed)}
+            }  # fmt: skip
+        )
+    arrangement = PaymentArrangement(
+        customer=customer, case=_open_case(customer), total=total, made_on=today, created_by=created_by
+    )
+    arrangement._history_user = created_by
+    arrangement.save()
+    ArrangementInstalment.objects.bulk_create(
+        [ArrangementInstalment(arrangement=arrangement, due_on=day, amount=amount) for day, amount in schedule]
+    )
+    return arrangement
+
+
+@transaction.atomic
+def arrangements_check(*, day: dt.date | None = None) -> tuple[int, int]:
+    """Completed when the payments since signing reach the total; broken when an instalment's
+    date has passed with less paid than was due by then. Returns (completed, broken)."""
+    day = day or timezone.localdate()
+    completed = broken = 0
+    for arrangement in PaymentArrangement.objects.filter(status=ArrangementStatusChoices.ACTIVE).prefetch_related(
+        "instalments"
+    ):
+        paid = Payment.objects.filter(
+            customer_id=arrangement.customer_id, status="posted", received_at__date__gte=arrangement.made_on,
+            received_at__date__lte=day,
+        ).aggregate(total=Sum("amount"))["total"] or ZERO  # fmt: skip
+        due_by_yesterday = sum((i.amount for i in arrangement.instalments.all() if i.due_on < day), ZERO)
+        if paid >= arrangement.total:
+            arrangement.status, arrangement.resolved_on = ArrangementStatusChoices.COMPLETED, day
+            completed += 1
+        elif paid < due_by_yesterday:
+            arrangement.status, arrangement.resolved_on = ArrangementStatusChoices.BROKEN, day
+            broken += 1
+        else:
+            continue
+        arrangement._history_user = None
+        arrangement.save(update_fields=["status", "resolved_on"])
+    return completed, broken

@@ -4,7 +4,7 @@ import datetime as dt
 
 from celery import shared_task
 
-from .services import dunning_run, guarantees_expiry_warn, promises_check
+from .services import arrangements_check, dunning_run, guarantees_expiry_warn, promises_check
 
 
 @shared_task(name="collection.tasks.dunning_run_task")
@@ -13,4 +13,5 @@ def dunning_run_task(date: str | None = None) -> int:
     day = dt.date.fromisoformat(date) if date else None
     promises_check(day=day)  # a promise kept is not dunned as broken; one broken shows on the worklist
     guarantees_expiry_warn(day=day)
+    arrangements_check(day=day)  # a broken arrangement lets dunning resume the same morning
     return dunning_run(day=day).proposed

@@ -1,0 +1,58 @@
+"""Payment arrangements: a schedule that covers the arrears, dunning suspended while kept."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from billing.services.payments import payment_record
+from collection.models import DunningNotice, PaymentArrangement
+from collection.services import arrangement_create, arrangements_check, dunning_run
+from tests.factories import make_bill
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owing(portfolio):
+    today = timezone.localdate()
+    # Due today: nothing overdue yet, so the amount owed is exactly the bill (no penalty).
+    make_bill(portfolio["a1"], "9000.00", today, number="ARR-1")
+    return portfolio["a1"], today
+
+
+def test_the_schedule_must_cover_the_arrears(owing, area_leader, collector):
+    customer, today = owing
+    with pytest.raises(ValidationError) as info:
+        short = [(today, D("4000.00")), (today + dt.timedelta(days=30), D("4000.00"))]
+        arrangement_create(customer=customer, schedule=short, created_by=area_leader)
+    assert "9,000.00" in str(info.value)  # 8000 scheduled against 9000 owed
+    with pytest.raises(ValidationError):
+        arrangement_create(
+            customer=customer, schedule=[(today - dt.timedelta(days=1), D("9000.00"))], created_by=area_leader
+        )
+    with pytest.raises(PermissionDenied):
+        arrangement_create(customer=customer, schedule=[(today, D("9000.00"))], created_by=collector)
+    assert not PaymentArrangement.objects.exists()
+
+
+def test_a_kept_arrangement_suspends_dunning_and_a_broken_one_resumes_it(owing, area_leader):
+    customer, today = owing
+    schedule = [
+        (today, D("3000.00")),
+        (today + dt.timedelta(days=10), D("3000.00")),
+        (today + dt.timedelta(days=20), D("3000.00")),
+    ]
+    arrangement = arrangement_create(customer=customer, schedule=schedule, created_by=area_leader)
+    payment_record(customer=customer, amount=D("3000.00"), channel="counter", external_ref="ARR-P1")
+    later = today + dt.timedelta(days=5)
+    assert arrangements_check(day=later) == (0, 0)  # 3000 paid, 3000 due by then: kept
+    dunning_run(day=later)
+    assert not DunningNotice.objects.exists()  # overdue, but the arrangement holds dunning back
+    assert arrangements_check(day=today + dt.timedelta(days=11)) == (0, 1)  # 6000 due by day 10, 3000 paid
+    arrangement.refresh_from_db()
+    assert arrangement.status == "broken"
+    dunning_run(day=today + dt.timedelta(days=11))
+    assert DunningNotice.objects.filter(customer=customer).exists()  # dunning resumes
