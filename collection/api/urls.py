@@ -3,6 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from .views import (
     ActivityViewSet,
+    ArrangementViewSet,
     CollectionCaseViewSet,
     CustomerReassignApi,
     DunningNoticeViewSet,
@@ -17,6 +18,7 @@ router.register("cases", CollectionCaseViewSet, basename="case")
 router.register("activities", ActivityViewSet, basename="activity")
 router.register("promises", PromiseViewSet, basename="promise")
 router.register("guarantees", GuaranteeViewSet, basename="guarantee")
+router.register("arrangements", ArrangementViewSet, basename="arrangement")
 
 urlpatterns = [
     path("customers/<account:account_no>/reassign/", CustomerReassignApi.as_view(), name="customer-reassign"),

@@ -1,6 +1,7 @@
 """Collections API: dunning notices (with approval), cases, activities and promises."""
 
 import datetime as dt
+from decimal import Decimal
 
 import django_filters
 from django.contrib.auth.models import User
@@ -16,9 +17,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Guarantee
-from collection.models import Activity, CollectionCase, DunningNotice, PromiseToPay
+from collection.models import Activity, CollectionCase, DunningNotice, PaymentArrangement, PromiseToPay
 from collection.responsibility import collector_reassign, recovery_by
-from collection.services import activity_log, dunning_notice_approve, guarantee_record, promise_record
+from collection.services import (
+    activity_log,
+    arrangement_create,
+    dunning_notice_approve,
+    guarantee_record,
+    promise_record,
+)
 from core.api.mixins import as_drf_validation_error
 from core.api.permissions import ArchiveWrite, ContactWorkWrite, HasRole
 from customers.api.serializers import ScopedCustomerField
@@ -251,3 +258,46 @@ class RecoveryApi(APIView):
             return Response({"group": ["Use collector or area."]}, status=400)
         figures = recovery_by(request.user, month=month, group=group)
         return Response(RecoveryFiguresSerializer(figures, many=True).data)
+
+
+class ArrangementInstalmentSerializer(serializers.Serializer):
+    due_on = serializers.DateField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+
+
+class ArrangementSerializer(serializers.ModelSerializer):
+    customer = ScopedCustomerField()
+    instalments = ArrangementInstalmentSerializer(many=True)
+
+    class Meta:
+        model = PaymentArrangement
+        fields = ["id", "customer", "total", "status", "made_on", "resolved_on", "instalments"]
+        read_only_fields = ["total", "status", "made_on", "resolved_on"]
+
+
+class ArrangementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Instalment agreements for old arrears; the schedule must cover what is owed today."""
+
+    serializer_class = ArrangementSerializer
+    permission_classes = [HasRole]
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return (
+            PaymentArrangement.objects.filter(customer__in=customers_visible_to(self.request.user))
+            .select_related("customer")
+            .prefetch_related("instalments")
+            .order_by("-made_on", "-id")
+        )
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        schedule = [(row["due_on"], row["amount"]) for row in data["instalments"]]
+        try:
+            serializer.instance = arrangement_create(
+                customer=data["customer"], schedule=schedule, created_by=self.request.user
+            )
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None

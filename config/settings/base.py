@@ -167,6 +167,7 @@ SPECTACULAR_SETTINGS = {
         "CollectionCaseStatusEnum": "collection.choices.CollectionCaseStatusChoices",
         "PromiseStatusEnum": "collection.choices.PromiseStatusChoices",
         "ActivityKindEnum": "collection.choices.ActivityKindChoices",
+        "ArrangementStatusEnum": "collection.choices.ArrangementStatusChoices",
         "ControlActionEnum": "billing.choices.ControlActionChoices",
         "ControlStatusEnum": "billing.choices.ControlStatusChoices",
         "ControlOriginEnum": "billing.choices.ControlOriginChoices",

@@ -56,3 +56,18 @@ def test_a_kept_arrangement_suspends_dunning_and_a_broken_one_resumes_it(owing, 
     assert arrangement.status == "broken"
     dunning_run(day=today + dt.timedelta(days=11))
     assert DunningNotice.objects.filter(customer=customer).exists()  # dunning resumes
+
+
+def test_arrangements_through_the_api(api_as, owing, area_leader, collector):
+    customer, today = owing
+    body = {"customer": customer.account_no, "instalments": [
+        {"due_on": today.isoformat(), "amount": "4500.00"},
+        {"due_on": (today + dt.timedelta(days=30)).isoformat(), "amount": "4500.00"},
+    ]}  # fmt: skip
+    assert api_as(collector).post("/api/v1/arrangements/", body, format="json").status_code == 403
+    short = {**body, "instalments": body["instalments"][:1]}
+    response = api_as(area_leader).post("/api/v1/arrangements/", short, format="json")
+    assert response.status_code == 400 and "instalments" in response.json()
+    created = api_as(area_leader).post("/api/v1/arrangements/", body, format="json")
+    assert created.status_code == 201 and created.json()["total"] == "9000.00"
+    assert api_as(collector).get("/api/v1/arrangements/").json()["count"] == 1
