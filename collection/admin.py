@@ -1,6 +1,7 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
-from .models import CollectionCase, DunningLevel, DunningNotice, DunningPolicy
+from .models import CollectionCase, CutoffOrder, DunningLevel, DunningNotice, DunningPolicy, PaymentArrangement
 
 
 class DunningLevelInline(admin.StackedInline):
@@ -28,5 +29,19 @@ class DunningNoticeAdmin(admin.ModelAdmin):
 @admin.register(CollectionCase)
 class CollectionCaseAdmin(admin.ModelAdmin):
     list_display = ["customer", "status", "opened_on", "closed_on", "arrears_at_opening"]
+    list_filter = ["status"]
+    search_fields = ["customer__account_no", "customer__name"]
+
+
+@admin.register(CutoffOrder)
+class CutoffOrderAdmin(SimpleHistoryAdmin):
+    list_display = ["customer", "status", "planned_at", "leader_approved_by", "manager_approved_by", "executed_at"]
+    list_filter = ["status"]
+    search_fields = ["customer__account_no", "customer__name"]
+
+
+@admin.register(PaymentArrangement)
+class PaymentArrangementAdmin(SimpleHistoryAdmin):
+    list_display = ["customer", "total", "status", "made_on", "resolved_on"]
     list_filter = ["status"]
     search_fields = ["customer__account_no", "customer__name"]

@@ -45,3 +45,10 @@ class ArrangementStatusChoices(models.TextChoices):
     ACTIVE = "active", _("Active")
     COMPLETED = "completed", _("Completed")
     BROKEN = "broken", _("Broken")
+
+
+class CutoffStatusChoices(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed")
+    EXECUTED = "executed", _("Executed")
+    RESTORING = "restoring", _("Restore issued")
+    CANCELLED = "cancelled", _("Cancelled")

@@ -20,6 +20,7 @@ from .choices import (
     ActivityOutcomeChoices,
     ArrangementStatusChoices,
     CollectionCaseStatusChoices,
+    CutoffStatusChoices,
     DunningLevelCodeChoices,
     DunningNoticeStatusChoices,
     PromiseStatusChoices,
@@ -253,3 +254,43 @@ class ArrangementInstalment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.arrangement_id} {self.due_on} {self.amount}"
+
+
+class CutoffOrder(models.Model):
+    """A supply suspension order (停电) behind the legal gate of DESIGN.md rule 4. It keeps its
+    evidence: the notices served, who approved and when, the re-notice, the power-administration
+    record for important users, and the trip or field order."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="cutoff_orders")
+    status = models.CharField(
+        _("status"), max_length=10, choices=CutoffStatusChoices.choices, default=CutoffStatusChoices.PROPOSED
+    )
+    planned_at = models.DateTimeField(_("planned for"))
+    reason = models.CharField(_("reason"), max_length=300)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    leader_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    leader_approved_at = models.DateTimeField(_("area leader approved at"), null=True, blank=True)
+    manager_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    manager_approved_at = models.DateTimeField(_("manager approved at"), null=True, blank=True)
+    power_admin_informed_at = models.DateTimeField(_("power administration informed at"), null=True, blank=True)
+    power_admin_reference = models.CharField(_("power administration record"), max_length=100, blank=True)
+    renotice_at = models.DateTimeField(_("re-notice sent at"), null=True, blank=True)
+    executed_at = models.DateTimeField(_("executed at"), null=True, blank=True)
+    trip_command_id = models.BigIntegerField(_("trip command"), null=True, blank=True)
+    field_order = models.CharField(_("field order"), max_length=50, blank=True)
+    cause_cleared_at = models.DateTimeField(_("cause cleared at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("cut-off order")
+        verbose_name_plural = _("cut-off orders")
+        ordering = ["-planned_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.planned_at:%Y-%m-%d %H:%M} {self.status}"

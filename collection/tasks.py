@@ -4,6 +4,7 @@ import datetime as dt
 
 from celery import shared_task
 
+from .cutoff import cutoff_restore_due
 from .services import arrangements_check, dunning_run, guarantees_expiry_warn, promises_check
 
 
@@ -15,3 +16,9 @@ def dunning_run_task(date: str | None = None) -> int:
     guarantees_expiry_warn(day=day)
     arrangements_check(day=day)  # a broken arrangement lets dunning resume the same morning
     return dunning_run(day=day).proposed
+
+
+@shared_task(name="collection.tasks.cutoff_restore_task")
+def cutoff_restore_task() -> int:
+    """Restore supply where the cause of a cut-off is cleared (beat, every few minutes: ≤ 3 days)."""
+    return cutoff_restore_due()

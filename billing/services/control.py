@@ -630,3 +630,20 @@ def control_send_due(*, now: dt.datetime | None = None) -> ControlSendResult:
         outcome = control_send(command_id=command_id, now=now)
         result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
     return result
+
+
+@transaction.atomic
+def control_trip_for_cutoff(*, customer: Customer, reason: str, dedupe_key: str) -> ControlCommand:
+    """The remote trip of a cut-off order that passed its legal gate (collections checks the
+    gate). Never for an important user: their supply is cut by a field crew, if ever."""
+    if customer.is_important:
+        raise PermissionDenied(_("An important user is never tripped remotely; use a field order."))
+    command, _created = _command_create(
+        customer=customer,
+        action=TRIP,
+        origin=ControlOriginChoices.CUTOFF,
+        status=S.PENDING,
+        reason=reason[:300],
+        dedupe_key=dedupe_key,
+    )
+    return command

@@ -212,6 +212,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "instalments-issue": {"task": "billing.tasks.batch_instalments_issue", "schedule": crontab(hour=6, minute=10)},
     # Dunning in working hours, after the night's penalties (messages queued at night wait anyway).
     "dunning-run": {"task": "collection.tasks.dunning_run_task", "schedule": crontab(hour=9, minute=0)},
+    "cutoff-restore": {"task": "collection.tasks.cutoff_restore_task", "schedule": 300.0},
     "monthly-billing": {
         "task": "billing.tasks.batch_monthly_billing",
         "schedule": crontab(day_of_month=1, hour=2, minute=0),
