@@ -94,3 +94,16 @@ def has_open_bills():
 
 def bills_visible_to(user) -> QuerySet[Bill]:
     return Bill.objects.filter(customer__in=customers_visible_to(user))
+
+
+def overdue_bills_by_customer(day: dt.date, customers: QuerySet[Customer] | None = None) -> dict[int, list[Bill]]:
+    """Each customer's bills past due on `day` with principal still unpaid, oldest first —
+    the arrears the dunning run, cut-off gate, worklist and recovery figures all start from."""
+    bills = Bill.objects.filter(due_on__lt=day).exclude(status="paid")
+    if customers is not None:
+        bills = bills.filter(customer__in=customers)
+    rows = bills_with_balances(bills).filter(principal_due__gt=0).order_by("customer_id", "due_on", "id")
+    by_customer: dict[int, list[Bill]] = {}
+    for bill in rows:
+        by_customer.setdefault(bill.customer_id, []).append(bill)
+    return by_customer

@@ -12,9 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.formatting import money
 from core.pagination import apply_sort, filter_data, paginate
 from core.permissions import require
-from core.templatetags.gridcollect import money
 from customers.selectors import customers_visible_to
 
 from .filtersets import BillFilterSet, PaymentFilterSet

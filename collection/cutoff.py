@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing.selectors import overdue_bills_by_customer
 from billing.services.control import control_restore_after_credit, control_trip_for_cutoff, remote_switch_meters
 from core.permissions import can_log_contact_work
 from core.roles import Role, user_roles
@@ -20,7 +21,6 @@ from customers.models import Customer
 
 from .choices import ArrangementStatusChoices, CutoffStatusChoices, DunningNoticeStatusChoices
 from .models import CutoffOrder, DunningNotice, PaymentArrangement
-from .services import _overdue
 
 OVERDUE_DAYS = 30
 NOTICE_MIN, NOTICE_MAX = dt.timedelta(days=3), dt.timedelta(days=7)
@@ -40,7 +40,7 @@ def cutoff_gate(order: CutoffOrder, *, now: dt.datetime | None = None) -> list[G
     now = now or timezone.now()
     customer = order.customer
     planned = order.planned_at
-    bills = _overdue(timezone.localdate(planned)).get(customer.pk, [])
+    bills = overdue_bills_by_customer(timezone.localdate(planned)).get(customer.pk, [])
     days = (timezone.localdate(planned) - bills[0].due_on).days if bills else 0
     notices = DunningNotice.objects.filter(customer=customer, status=DunningNoticeStatusChoices.SENT)
     demand = notices.filter(level__code="demand", sent_at__lt=planned).order_by("-sent_at").first()
@@ -90,7 +90,7 @@ def cutoff_propose(*, customer: Customer, planned_at: dt.datetime, reason: str, 
         raise ValidationError({"planned_at": _("A cut-off is planned for a time to come.")})
     if not reason.strip():
         raise ValidationError({"reason": _("Give the reason for the cut-off.")})
-    if customer.pk not in _overdue(timezone.localdate()):
+    if customer.pk not in overdue_bills_by_customer(timezone.localdate()):
         raise ValidationError({"customer": _("The customer has nothing overdue.")})
     order = CutoffOrder(customer=customer, planned_at=planned_at, reason=reason.strip(), proposed_by=proposed_by)
     order._history_user = proposed_by
@@ -170,7 +170,7 @@ def cutoff_restore_due(*, now: dt.datetime | None = None) -> int:
     """Executed orders whose cause is cleared (nothing overdue, or an active arrangement) get
     their restore: a restore command for a remote trip, a field order otherwise. Idempotent."""
     now = now or timezone.now()
-    overdue = _overdue(timezone.localdate(now))
+    overdue = overdue_bills_by_customer(timezone.localdate(now))
     arranged = set(
         PaymentArrangement.objects.filter(status=ArrangementStatusChoices.ACTIVE).values_list("customer_id", flat=True)
     )

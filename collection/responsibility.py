@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Bill, PaymentAllocation
-from billing.selectors import bills_with_balances
+from billing.selectors import overdue_bills_by_customer
 from core.roles import Role, user_roles
 from customers.models import Customer
 from customers.selectors import customers_visible_to
@@ -109,11 +109,7 @@ def recovery_by(user: User, *, month: dt.date, group: str = "collector") -> list
     for customer_id, total in collected:
         figures[group_of[customer_id]].collected += total or ZERO
     today = timezone.localdate()
-    overdue = set(
-        bills_with_balances(Bill.objects.filter(customer__in=customers, due_on__lt=today).exclude(status="paid"))
-        .filter(principal_due__gt=0)
-        .values_list("customer_id", flat=True)
-    )
+    overdue = set(overdue_bills_by_customer(today, customers))
     counts: dict[str, int] = defaultdict(int)
     for customer_id in overdue:
         counts[group_of[customer_id]] += 1

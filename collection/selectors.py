@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,8 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from billing.models import Bill, Guarantee, PrepaidAccount
-from billing.selectors import bills_with_balances
+from billing.models import Guarantee, PrepaidAccount
+from billing.selectors import overdue_bills_by_customer
 from customers.models import Customer, Notification
 from customers.selectors import customers_visible_to
 
@@ -34,16 +33,11 @@ class WorkItem:
 def worklist_for(user: User | AnonymousUser, *, day: dt.date | None = None) -> list[WorkItem]:
     day = day or timezone.localdate()
     scope = customers_visible_to(user)
-    overdue: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    overdue: dict[int, Decimal] = {}
     oldest_due: dict[int, dt.date] = {}
-    rows = (
-        bills_with_balances(Bill.objects.filter(customer__in=scope, due_on__lt=day).exclude(status="paid"))
-        .filter(principal_due__gt=0)
-        .values_list("customer_id", "due_on", "principal_due", "penalty_due")
-    )
-    for customer_id, due_on, principal, penalty in rows:
-        overdue[customer_id] += principal + penalty
-        oldest_due[customer_id] = min(oldest_due.get(customer_id, due_on), due_on)
+    for customer_id, bills in overdue_bills_by_customer(day, scope).items():
+        overdue[customer_id] = sum((b.principal_due + b.penalty_due for b in bills), ZERO)
+        oldest_due[customer_id] = bills[0].due_on
     items: list[tuple[int, str, str, Decimal, str]] = []
 
     for customer_id, due_on in oldest_due.items():

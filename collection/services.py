@@ -22,9 +22,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.models import Bill, Guarantee, Payment
-from billing.selectors import bills_with_balances
+from billing.selectors import bills_with_balances, overdue_bills_by_customer
+from core.formatting import money
 from core.roles import Role, user_roles
-from core.templatetags.gridcollect import money
 from customers.models import Customer, Notification
 from customers.notifications import (
     in_message_language,
@@ -67,18 +67,6 @@ class DunningRunResult:
     cancelled: int = 0
     cases_opened: int = 0
     cases_closed: int = 0
-
-
-def _overdue(day: dt.date) -> dict[int, list[Bill]]:
-    rows = (
-        bills_with_balances(Bill.objects.filter(due_on__lt=day).exclude(status="paid"))
-        .filter(principal_due__gt=0)
-        .order_by("customer_id", "due_on", "id")
-    )
-    by_customer: dict[int, list[Bill]] = defaultdict(list)
-    for bill in rows:
-        by_customer[bill.customer_id].append(bill)
-    return by_customer
 
 
 def _render(level: DunningLevel, customer: Customer, bills: list[Bill], days: int) -> tuple[str, str]:
@@ -127,7 +115,7 @@ def dunning_run(*, day: dt.date | None = None) -> DunningRunResult:
     """Safe to run twice for a day: a level already noticed for the episode is never proposed again."""
     day = day or timezone.localdate()
     result = DunningRunResult(day=day)
-    overdue = _overdue(day)
+    overdue = overdue_bills_by_customer(day)
     result.customers_overdue = len(overdue)
     policy = DunningPolicy.objects.filter(is_default=True, active=True).first()
     if policy is None:
@@ -215,7 +203,7 @@ def dunning_notice_approve(*, notice: DunningNotice, approved_by: User) -> Dunni
     notice = DunningNotice.objects.select_for_update().select_related("level", "customer").get(pk=notice.pk)
     if notice.status != DunningNoticeStatusChoices.PROPOSED:
         raise ValidationError(_("Only a proposed notice can be approved."))
-    overdue = _overdue(timezone.localdate()).get(notice.customer_id)
+    overdue = overdue_bills_by_customer(timezone.localdate()).get(notice.customer_id)
     if not overdue:
         notice.status = DunningNoticeStatusChoices.CANCELLED
         notice.decided_at = timezone.now()

@@ -71,7 +71,7 @@ def period_bounds(period: str, reading_day: int) -> tuple[dt.date, dt.date]:
     return reading_date(prev_year, prev_month, reading_day), reading_date(year, month, reading_day)
 
 
-def _prices(tariff: Tariff) -> TariffPrices:
+def tariff_prices(tariff: Tariff) -> TariffPrices:
     return TariffPrices(
         basic_capacity_price=tariff.basic_capacity_price,
         basic_demand_price=tariff.basic_demand_price,
@@ -85,7 +85,7 @@ def _prices(tariff: Tariff) -> TariffPrices:
     )
 
 
-class _Tariffs:
+class TariffBook:
     """Tariff versions and customer assignments, read once per run."""
 
     def __init__(self, customer_ids: list[int]):
@@ -184,7 +184,7 @@ def _usage(meters: list[MeterPoint], windows: dict[int, _MeterWindow]) -> Usage 
     )
 
 
-def _bill_chunk(run: BillingRun, customers: list[Customer], tariffs: _Tariffs) -> tuple[int, int, list[dict]]:
+def _bill_chunk(run: BillingRun, customers: list[Customer], tariffs: TariffBook) -> tuple[int, int, list[dict]]:
     created, existing_count, skipped = 0, 0, []
     ids = [c.id for c in customers]
     existing = set(
@@ -227,7 +227,7 @@ def _bill_chunk(run: BillingRun, customers: list[Customer], tariffs: _Tariffs) -
             )
             try:
                 result = compute(
-                    tariff=_prices(tariff),
+                    tariff=tariff_prices(tariff),
                     usage=usage,
                     contract=contract,
                     pf_table=tariffs.pf_tables.get(tariff.pf_standard, {}),
@@ -443,7 +443,7 @@ def billing_run_execute(*, run_id: int) -> BillingRun:
     )
     ids = list(customers.values_list("id", flat=True))
     BillingRun.objects.filter(pk=run.pk).update(customers_total=len(ids), customers_done=0, skipped=[])
-    tariffs = _Tariffs(ids)
+    tariffs = TariffBook(ids)
     try:
         for offset in range(0, len(ids), CHUNK):
             chunk = list(Customer.objects.filter(id__in=ids[offset : offset + CHUNK]).order_by("id"))

@@ -30,7 +30,7 @@ from customers.models import Customer, MeterPoint
 from ..calculation import money
 from ..choices import TariffCategoryChoices
 from ..models import DailyUsage, MeterReading, Tariff
-from .bills import _Tariffs, period_bounds
+from .bills import TariffBook, period_bounds
 
 REGISTERS = ("total_kwh", "critical_peak_kwh", "peak_kwh", "flat_kwh", "valley_kwh", "reactive_kvarh")
 KWH = Decimal("0.001")
@@ -114,7 +114,7 @@ def _charges(tariff: Tariff | None, customer: Customer, usage: list[Decimal], da
     return money(energy), money(basic), money(total * tariff.funds_per_kwh)
 
 
-def _compute_chunk(customers: list[Customer], days: list[dt.date], tariffs: _Tariffs) -> list[DailyUsage]:
+def _compute_chunk(customers: list[Customer], days: list[dt.date], tariffs: TariffBook) -> list[DailyUsage]:
     meters_of: dict[int, list[MeterPoint]] = defaultdict(list)
     for meter in MeterPoint.objects.filter(customer__in=customers):
         meters_of[meter.customer_id].append(meter)
@@ -216,7 +216,7 @@ def daily_stats_compute(*, first_day: dt.date, last_day: dt.date, customers: Que
     customers = customers.exclude(operating_status=CustomerOperatingStatusChoices.CLOSED).order_by("id")
     days = [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     ids = list(customers.values_list("id", flat=True))
-    tariffs = _Tariffs(ids)
+    tariffs = TariffBook(ids)
     written = 0
     for offset in range(0, len(ids), CHUNK):
         chunk = list(Customer.objects.filter(id__in=ids[offset : offset + CHUNK]))

@@ -22,7 +22,7 @@ from ..calculation import Contract, Usage, compute, money
 from ..forecasting import project_period
 from ..models import Bill, DailyUsage, Forecast, Guarantee, Payment, PrepaidEntry
 from ..selectors import bills_with_balances, payment_unallocated
-from .bills import _prices, _Tariffs
+from .bills import TariffBook, tariff_prices
 from .daily import billing_period_of
 
 ZERO = Decimal("0")
@@ -68,7 +68,7 @@ def arrears_by_customer(customer_ids: list[int]) -> dict[int, Decimal]:
     return arrears
 
 
-def _projected_charge(customer: Customer, tariffs: _Tariffs, rows: list[DailyUsage], projected_kwh: float, day, pf):
+def _projected_charge(customer: Customer, tariffs: TariffBook, rows: list[DailyUsage], projected_kwh: float, day, pf):
     tariff = tariffs.for_customer(customer.id, day)
     if tariff is None or projected_kwh <= 0:
         return ZERO
@@ -91,7 +91,7 @@ def _projected_charge(customer: Customer, tariffs: _Tariffs, rows: list[DailyUsa
     )
     try:
         return compute(
-            tariff=_prices(tariff), usage=usage, contract=contract, pf_table=pf.get(tariff.pf_standard, {})
+            tariff=tariff_prices(tariff), usage=usage, contract=contract, pf_table=pf.get(tariff.pf_standard, {})
         ).total
     except ValueError:
         return ZERO
@@ -105,7 +105,7 @@ def forecasts_run(*, day: dt.date, customers: QuerySet[Customer] | None = None) 
         .order_by("id")
         .values_list("id", flat=True)
     )
-    tariffs = _Tariffs(ids)
+    tariffs = TariffBook(ids)
     written = 0
     for offset in range(0, len(ids), CHUNK):
         chunk_ids = ids[offset : offset + CHUNK]

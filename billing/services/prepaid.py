@@ -43,8 +43,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.formatting import money
 from core.roles import is_manager
-from core.templatetags.gridcollect import money
 from customers.choices import CustomerOperatingStatusChoices, CustomerSettlementModeChoices
 from customers.models import Customer, Notification
 from customers.notifications import in_message_language, notice_targets, notifications_queue_many, quiet_hours_end

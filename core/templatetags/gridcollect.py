@@ -1,6 +1,8 @@
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import template
+
+from core.formatting import money
 
 register = template.Library()
 
@@ -41,17 +43,9 @@ def person(user) -> str:
     return user.get_full_name() or user.username
 
 
-@register.filter
-def money(value) -> str:
-    """¥ with thousands separators and two decimals (the same in both languages)."""
-    if value is None or value == "":
-        return "—"
-    try:
-        amount = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
-        return str(value)
-    sign = "-" if amount < 0 else ""
-    return f"{sign}¥{abs(amount):,.2f}"
+@register.filter(name="money")
+def money_filter(value) -> str:
+    return money(value)
 
 
 @register.filter
