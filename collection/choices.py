@@ -51,4 +51,5 @@ class CutoffStatusChoices(models.TextChoices):
     PROPOSED = "proposed", _("Proposed")
     EXECUTED = "executed", _("Executed")
     RESTORING = "restoring", _("Restore issued")
+    RESTORED = "restored", _("Supply restored")
     CANCELLED = "cancelled", _("Cancelled")

@@ -5,15 +5,19 @@ belongs to an arrears *episode* — identified by the oldest overdue bill — so
 never sent the same level twice for the same arrears.
 """
 
+import string
+
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from billing.models import MONEY, Bill
-from customers.models import Customer, Notification
+from customers.choices import CustomerImportanceChoices, CustomerSettlementModeChoices
+from customers.models import Customer, Notification, Region
 
 from .choices import (
     ActivityKindChoices,
@@ -28,24 +32,64 @@ from .choices import (
 
 
 class DunningPolicy(models.Model):
-    """A dunning ladder (催费策略). The default one applies to every customer until grades
-    attach their own (the risk issue)."""
+    """A dunning ladder (催费策略) and the customers it is for. A customer gets the active policy
+    of lowest priority number whose segment (credit grades, importance, settlement mode; blank
+    = any) it belongs to, else the default policy."""
 
     code = models.CharField(_("code"), max_length=30, unique=True)
     name = models.CharField(_("name"), max_length=100)
     is_default = models.BooleanField(_("default policy"), default=False)
     active = models.BooleanField(_("active"), default=True)
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), default=100, help_text=_("When several policies fit a customer, the lowest number wins.")
+    )
+    credit_grades = models.CharField(
+        _("credit grades"), max_length=50, blank=True, help_text=_("Comma-separated, e.g. B,C; blank for any grade.")
+    )
+    importance = models.CharField(_("importance"), max_length=10, choices=CustomerImportanceChoices.choices, blank=True)
+    settlement_mode = models.CharField(
+        _("settlement mode"), max_length=20, choices=CustomerSettlementModeChoices.choices, blank=True
+    )
 
     class Meta:
         verbose_name = _("dunning policy")
         verbose_name_plural = _("dunning policies")
-        ordering = ["code"]
+        ordering = ["priority", "code"]
         constraints = [
             models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="dunning_one_default"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def grade_list(self) -> set[str]:
+        return {g.strip().upper() for g in self.credit_grades.split(",") if g.strip()}
+
+    def fits(self, customer: Customer) -> bool:
+        grades = self.grade_list
+        return (
+            (not grades or customer.credit_grade.upper() in grades)
+            and (not self.importance or customer.importance == self.importance)
+            and (not self.settlement_mode or customer.settlement_mode == self.settlement_mode)
+        )
+
+
+NOTICE_PLACEHOLDERS = ("name", "account", "amount", "penalty", "bills", "days", "channels")
+
+
+def notice_template_check(text: str) -> None:
+    """Raise ValidationError when a notice text uses a placeholder the run cannot fill."""
+    try:
+        names = {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        raise ValidationError(_("The text has an unmatched brace: %(error)s") % {"error": exc}) from exc
+    unknown = names - set(NOTICE_PLACEHOLDERS)
+    if unknown:
+        raise ValidationError(
+            _("Unknown placeholder(s) %(names)s; use %(fields)s.")
+            % {"names": ", ".join(sorted(unknown)), "fields": ", ".join(f"{{{f}}}" for f in NOTICE_PLACEHOLDERS)}
+        )
 
 
 class DunningLevel(models.Model):
@@ -63,6 +107,12 @@ class DunningLevel(models.Model):
     subject_zh = models.CharField(_("subject (Chinese)"), max_length=200)
     template_en = models.TextField(_("text (English)"))
     template_zh = models.TextField(_("text (Chinese)"))
+    short_en = models.TextField(
+        _("short text for SMS and WeChat (English)"), blank=True, help_text=_("Blank: the full text is sent.")
+    )
+    short_zh = models.TextField(
+        _("short text for SMS and WeChat (Chinese)"), blank=True, help_text=_("Blank: the full text is sent.")
+    )
 
     class Meta:
         verbose_name = _("dunning level")
@@ -72,6 +122,16 @@ class DunningLevel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy.code} {self.step} {self.get_code_display()}"
+
+    def clean(self) -> None:
+        errors = {}
+        for name in ("subject_en", "subject_zh", "template_en", "template_zh", "short_en", "short_zh"):
+            try:
+                notice_template_check(getattr(self, name))
+            except ValidationError as exc:
+                errors[name] = exc.messages
+        if errors:
+            raise ValidationError(errors)
 
 
 class DunningNotice(models.Model):
@@ -95,6 +155,8 @@ class DunningNotice(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     notifications = models.ManyToManyField(Notification, blank=True, related_name="dunning_notices")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["bills", "text"])
 
     class Meta:
         verbose_name = _("dunning notice")
@@ -178,6 +240,8 @@ class PromiseToPay(models.Model):
     resolved_on = models.DateField(_("resolved on"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("promise to pay")
@@ -283,6 +347,7 @@ class CutoffOrder(models.Model):
     trip_command_id = models.BigIntegerField(_("trip command"), null=True, blank=True)
     field_order = models.CharField(_("field order"), max_length=50, blank=True)
     cause_cleared_at = models.DateTimeField(_("cause cleared at"), null=True, blank=True)
+    restored_at = models.DateTimeField(_("supply restored at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords()
@@ -294,3 +359,49 @@ class CutoffOrder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.planned_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class CollectionTarget(models.Model):
+    """A month's target (月度回收目标) for an area or a collector: the recovery rate (collected ÷
+    due) and the zero-out rate (share of customers with nothing overdue), in percent."""
+
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    region = models.ForeignKey(
+        Region, verbose_name=_("area"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    collector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("collector"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="+",
+    )  # fmt: skip
+    recovery_rate = models.DecimalField(
+        _("recovery rate target (%)"), max_digits=5, decimal_places=1,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )  # fmt: skip
+    zero_out_rate = models.DecimalField(
+        _("zero-out rate target (%)"), max_digits=5, decimal_places=1,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )  # fmt: skip
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("collection target")
+        verbose_name_plural = _("collection targets")
+        ordering = ["-month", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(region__isnull=False, collector__isnull=True)
+                | Q(region__isnull=True, collector__isnull=False),
+                name="target_area_or_collector",
+            ),
+            models.UniqueConstraint(
+                fields=["month", "region"], condition=Q(region__isnull=False), name="target_one_per_area"
+            ),
+            models.UniqueConstraint(
+                fields=["month", "collector"], condition=Q(collector__isnull=False), name="target_one_per_collector"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.region or self.collector}"

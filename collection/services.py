@@ -69,23 +69,42 @@ class DunningRunResult:
     cases_closed: int = 0
 
 
-def _render(level: DunningLevel, customer: Customer, bills: list[Bill], days: int) -> tuple[str, str]:
+class _Values(dict):
+    """Unknown placeholders stay as written instead of failing the whole run."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@dataclass
+class NoticeText:
+    subject: str
+    body: str  # e-mail (and the notice's record)
+    short: str  # SMS and WeChat
+
+
+def _render(level: DunningLevel, customer: Customer, bills: list[Bill], days: int) -> NoticeText:
+    """The level's texts in the message language, with the amounts filled in."""
     amount = sum((b.principal_due + b.penalty_due for b in bills), ZERO)
+    penalty = sum((b.penalty_due for b in bills), ZERO)
     listed = ", ".join(f"{b.period} {money(b.principal_due + b.penalty_due)}" for b in bills)
-    values = {
-        "name": customer.name,
-        "account": customer.account_no,
-        "amount": money(amount),
-        "bills": listed,
-        "days": days,
-    }
+    values = _Values(
+        name=customer.name,
+        account=customer.account_no,
+        amount=money(amount),
+        penalty=money(penalty),
+        bills=listed,
+        days=days,
+        channels=_("bank transfer, online banking, mobile payment or at our service counters"),
+    )
     chinese = message_language().startswith("zh")
     subject = level.subject_zh if chinese else level.subject_en
-    body = (level.template_zh if chinese else level.template_en).format(**values)
-    return subject, body
+    body = (level.template_zh if chinese else level.template_en).format_map(values)
+    short = (level.short_zh if chinese else level.short_en).format_map(values) or body
+    return NoticeText(subject, body, short)
 
 
-def _send(notice: DunningNotice, customer: Customer, subject: str, body: str, targets) -> None:
+def _send(notice: DunningNotice, customer: Customer, text: NoticeText, targets) -> None:
     allowed = {c.strip() for c in notice.level.channels.split(",")}
     send_after = quiet_hours_end()  # customer messages wait for the morning
     rows = [
@@ -95,8 +114,8 @@ def _send(notice: DunningNotice, customer: Customer, subject: str, body: str, ta
             channel=target.channel,
             recipient=target.recipient,
             kind=f"dunning_{notice.level.code}",
-            subject=subject,
-            body=body,
+            subject=text.subject,
+            body=text.body if target.channel == "email" else text.short,
             dedupe_key=f"dunning:{notice.pk}:{target.contact.pk}",
             next_attempt_at=send_after,
         )
@@ -110,6 +129,20 @@ def _send(notice: DunningNotice, customer: Customer, subject: str, body: str, ta
     notice.save(update_fields=["status", "sent_at"])
 
 
+def policies_for(customers: dict[int, Customer]) -> dict[int, DunningPolicy]:
+    """Each customer's dunning policy: the first active policy (by priority) whose segment it
+    belongs to, else the default one. Customers without either are left out."""
+    policies = list(DunningPolicy.objects.filter(active=True).prefetch_related("levels").order_by("priority", "code"))
+    default = next((p for p in policies if p.is_default), None)
+    special = [p for p in policies if not p.is_default]
+    chosen: dict[int, DunningPolicy] = {}
+    for customer_id, customer in customers.items():
+        policy = next((p for p in special if p.fits(customer)), default)
+        if policy is not None:
+            chosen[customer_id] = policy
+    return chosen
+
+
 @transaction.atomic
 def dunning_run(*, day: dt.date | None = None) -> DunningRunResult:
     """Safe to run twice for a day: a level already noticed for the episode is never proposed again."""
@@ -117,11 +150,6 @@ def dunning_run(*, day: dt.date | None = None) -> DunningRunResult:
     result = DunningRunResult(day=day)
     overdue = overdue_bills_by_customer(day)
     result.customers_overdue = len(overdue)
-    policy = DunningPolicy.objects.filter(is_default=True, active=True).first()
-    if policy is None:
-        return result
-    levels = list(policy.levels.order_by("step"))
-
     # Paid meanwhile: pending proposals of customers no longer overdue are cancelled, open
     # cases closed.
     result.cancelled = (
@@ -152,9 +180,13 @@ def dunning_run(*, day: dt.date | None = None) -> DunningRunResult:
         ).values_list("customer_id", flat=True)
     )
     customers = Customer.objects.in_bulk(list(overdue))
+    policies = policies_for(customers)
     targets = notice_targets(list(overdue))
     with in_message_language():
         for customer_id, bills in overdue.items():
+            if customer_id not in policies:
+                continue
+            levels = sorted(policies[customer_id].levels.all(), key=lambda lv: lv.step)
             episode = bills[0]
             days = (day - episode.due_on).days
             if len(levels) > 1 and days >= levels[1].days_overdue and customer_id not in open_cases:
@@ -168,7 +200,7 @@ def dunning_run(*, day: dt.date | None = None) -> DunningRunResult:
             if level is None or days < level.days_overdue:
                 continue
             customer = customers[customer_id]
-            subject, body = _render(level, customer, bills, days)
+            text = _render(level, customer, bills, days)
             notice = DunningNotice.objects.create(
                 customer=customer,
                 level=level,
@@ -186,11 +218,11 @@ def dunning_run(*, day: dt.date | None = None) -> DunningRunResult:
                     }
                     for b in bills
                 ],  # fmt: skip
-                text=body,
+                text=text.body,
             )
             result.proposed += 1
             if not level.needs_approval:
-                _send(notice, customer, subject, body, targets.get(customer_id, []))
+                _send(notice, customer, text, targets.get(customer_id, []))
                 result.sent += 1
     return result
 
@@ -213,8 +245,8 @@ def dunning_notice_approve(*, notice: DunningNotice, approved_by: User) -> Dunni
     notice.decided_at = timezone.now()
     notice.save(update_fields=["approved_by", "decided_at"])
     with in_message_language():
-        subject, body = _render(notice.level, notice.customer, overdue, notice.overdue_days)
-    _send(notice, notice.customer, subject, body, notice_targets([notice.customer_id]).get(notice.customer_id, []))
+        text = _render(notice.level, notice.customer, overdue, notice.overdue_days)
+    _send(notice, notice.customer, text, notice_targets([notice.customer_id]).get(notice.customer_id, []))
     return notice
 
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from core.history import history_entries
 from core.pagination import apply_sort, filter_data, paginate
 from core.permissions import can_edit_archive, can_log_contact_work, require
 
@@ -128,7 +129,7 @@ def customer_detail(request, account_no: str):
         "meters": customer.meter_points.order_by("meter_no"),
         "contacts": customer.contacts.order_by("name"),
         "visits": customer.service_visits.select_related("staff")[:50],
-        "history": customer.history.select_related("history_user")[:20],
+        "history": history_entries(customer, limit=20),
         "panels": [(reverse(name, args=[customer.account_no]), title) for name, title in settings.CUSTOMER_PAGE_PANELS],
         "can_edit": can_edit_archive(request.user),
         "can_log": can_log_contact_work(request.user),

@@ -33,10 +33,15 @@ def test_the_ladder_from_reminder_to_suspension_notice(debtor, collector, area_l
     assert levels(debtor) == []
     dunning_run(day=dt.date(2026, 3, 2))
     assert levels(debtor) == [("reminder", "sent")]
-    # One message per contact who receives notices, with the amount and the bill.
+    # One message per contact who receives notices: the SMS carries the short text with the
+    # amount and the penalty accrued so far (none: the penalty job has not run here); the
+    # notice's full text lists the bills and the payment channels.
     messages = Notification.objects.filter(kind="dunning_reminder")
     assert [m.recipient for m in messages] == ["13900000001"]
-    assert "10,000.00" in messages[0].body and "2026-0" in messages[0].body
+    assert "¥10,000.00" in messages[0].body and "penalty so far ¥0.00" in messages[0].body
+    assert "2026-0" not in messages[0].body
+    notice = DunningNotice.objects.get(customer=debtor)
+    assert "2026-0" in notice.text and "online banking" in notice.text and "{" not in notice.text
     dunning_run(day=dt.date(2026, 3, 2))  # the same day again: nothing twice
     dunning_run(day=dt.date(2026, 3, 5))  # not yet 10 days
     assert levels(debtor) == [("reminder", "sent")]
