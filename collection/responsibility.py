@@ -20,10 +20,10 @@ from billing.models import Bill, PaymentAllocation
 from billing.selectors import overdue_bills_by_customer
 from core.roles import Role, user_roles
 from customers.models import Customer
-from customers.selectors import customers_visible_to
+from customers.selectors import customers_visible_to, regions_visible_to
 from customers.services import customer_update
 
-from .models import CollectorAssignment
+from .models import CollectionTarget, CollectorAssignment
 
 ZERO = Decimal("0")
 
@@ -61,6 +61,8 @@ class RecoveryFigures:
     collected: Decimal = ZERO
     customers: int = 0
     in_arrears: int = 0
+    recovery_target: Decimal | None = None
+    zero_out_target: Decimal | None = None
 
     @property
     def recovery_rate(self) -> Decimal | None:
@@ -75,6 +77,18 @@ class RecoveryFigures:
         return (Decimal(self.customers - self.in_arrears) / self.customers * 100).quantize(
             Decimal("0.1"), rounding=ROUND_HALF_UP
         )
+
+    @property
+    def on_target(self) -> bool | None:
+        """Both rates at or above their targets; None when no target is set (or nothing due)."""
+        if self.recovery_target is None and self.zero_out_target is None:
+            return None
+        checks = []
+        if self.recovery_target is not None and self.recovery_rate is not None:
+            checks.append(self.recovery_rate >= self.recovery_target)
+        if self.zero_out_target is not None and self.zero_out_rate is not None:
+            checks.append(self.zero_out_rate >= self.zero_out_target)
+        return all(checks) if checks else None
 
 
 def recovery_by(user: User, *, month: dt.date, group: str = "collector") -> list[RecoveryFigures]:
@@ -115,4 +129,41 @@ def recovery_by(user: User, *, month: dt.date, group: str = "collector") -> list
         counts[group_of[customer_id]] += 1
     for key, count in counts.items():
         figures[key].in_arrears = count
+    targets = CollectionTarget.objects.filter(month=first)
+    targets = targets.filter(region__isnull=False) if group == "area" else targets.filter(collector__isnull=False)
+    for target in targets:
+        key = str(target.region_id if group == "area" else target.collector_id)
+        if key in figures:
+            figures[key].recovery_target, figures[key].zero_out_target = target.recovery_rate, target.zero_out_rate
     return sorted(figures.values(), key=lambda f: f.label)
+
+
+@transaction.atomic
+def target_set(
+    *, month: dt.date, by: User, recovery_rate: Decimal, zero_out_rate: Decimal, region=None, collector=None
+) -> CollectionTarget:
+    """Set (or change) a month's target for an area or a collector. A manager sets any; an
+    area leader those of the areas they lead and of the collectors working there."""
+    if (region is None) == (collector is None):
+        raise ValidationError(_("Set a target either for an area or for a collector."))
+    for name, value in (("recovery_rate", recovery_rate), ("zero_out_rate", zero_out_rate)):
+        if value is None or not Decimal(0) <= value <= Decimal(100):
+            raise ValidationError({name: _("A rate is a percentage from 0 to 100.")})
+    roles = user_roles(by)
+    if not (by.is_superuser or Role.MANAGER in roles):
+        if Role.AREA_LEADER not in roles:
+            raise PermissionDenied(_("Only area leaders and managers set targets."))
+        scope = customers_visible_to(by)
+        if region is not None and not regions_visible_to(by).filter(pk=region.pk).exists():
+            raise PermissionDenied(_("This area is not yours."))
+        if collector is not None and not scope.filter(collector=collector).exists():
+            raise PermissionDenied(_("This collector has no customers in your area."))
+    if collector is not None and Role.COLLECTOR not in user_roles(collector):
+        raise ValidationError({"collector": _("Targets are set for users with the collector role.")})
+    target = CollectionTarget.objects.select_for_update().filter(
+        month=month.replace(day=1), region=region, collector=collector
+    ).first() or CollectionTarget(month=month.replace(day=1), region=region, collector=collector)
+    target.recovery_rate, target.zero_out_rate, target.set_by = recovery_rate, zero_out_rate, by
+    target._history_user = by
+    target.save()
+    return target

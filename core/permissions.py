@@ -20,6 +20,11 @@ def can_log_contact_work(user: User | AnonymousUser) -> bool:
     )
 
 
+def can_lead(user: User | AnonymousUser) -> bool:
+    """Area leaders and managers: approvals, reassignments, targets and agreements."""
+    return user.is_authenticated and (user.is_superuser or bool(user_roles(user) & {Role.AREA_LEADER, Role.MANAGER}))
+
+
 def require(allowed: bool) -> None:
     if not allowed:
         raise PermissionDenied

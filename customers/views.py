@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from core.history import history_entries
 from core.pagination import apply_sort, filter_data, paginate
-from core.permissions import can_edit_archive, can_log_contact_work, require
+from core.permissions import can_edit_archive, can_lead, can_log_contact_work, require
 
 from .filtersets import CustomerFilterSet
 from .forms import ContactForm, CustomerForm, MeterPointForm, MeterReplaceForm, ServiceVisitForm
@@ -133,6 +133,7 @@ def customer_detail(request, account_no: str):
         "panels": [(reverse(name, args=[customer.account_no]), title) for name, title in settings.CUSTOMER_PAGE_PANELS],
         "can_edit": can_edit_archive(request.user),
         "can_log": can_log_contact_work(request.user),
+        "can_reassign": can_lead(request.user),
     }
     return render(request, "customers/customer_detail.html", context)
 

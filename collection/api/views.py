@@ -212,6 +212,9 @@ class RecoveryFiguresSerializer(serializers.Serializer):
     customers = serializers.IntegerField()
     in_arrears = serializers.IntegerField()
     zero_out_rate = serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True)
+    recovery_target = serializers.DecimalField(max_digits=5, decimal_places=1, allow_null=True)
+    zero_out_target = serializers.DecimalField(max_digits=5, decimal_places=1, allow_null=True)
+    on_target = serializers.BooleanField(allow_null=True)
 
 
 class CustomerReassignApi(APIView):

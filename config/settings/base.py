@@ -225,6 +225,7 @@ NAVIGATION = [
     ("collection:worklist", _("Today's work"), None),
     ("billing:yesterday", _("Yesterday"), None),
     ("collection:notice_review", _("Notices to review"), ["area_leader", "manager"]),
+    ("collection:responsibility", _("Recovery"), None),
     ("customers:list", _("Customers"), None),
     ("billing:bill_list", _("Bills"), None),
     ("billing:payment_list", _("Payments"), None),

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from billing.services.payments import payment_record
-from collection.models import CollectorAssignment
+from collection.models import CollectionTarget, CollectorAssignment
 from tests.factories import UserFactory, make_bill
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +66,75 @@ def test_recovery_rate_and_zero_out_per_collector(api_as, portfolio, manager):
     assert len(by_key) == 2
     bad = api_as(manager).get("/api/v1/responsibility/recovery/", {"month": "2026-13"})
     assert bad.status_code == 400
+
+
+def test_targets_set_by_a_leader_show_against_the_figures(client, api_as, portfolio, area_leader, collector, regions):
+    month = timezone.localdate().replace(day=1)
+    client.force_login(area_leader)
+    page = client.post(
+        "/collection/responsibility/targets/",
+        {"month": month.strftime("%Y-%m"), "collector": collector.pk, "recovery_rate": "95.0", "zero_out_rate": "80"},
+    )
+    assert page.status_code == 302
+    target = CollectionTarget.objects.get()
+    assert (target.collector, target.recovery_rate, target.zero_out_rate) == (collector, D("95.0"), D("80.0"))
+    # Saving again changes the same target; the history keeps both versions.
+    client.post(
+        "/collection/responsibility/targets/",
+        {"month": month.strftime("%Y-%m"), "collector": collector.pk, "recovery_rate": "97.5", "zero_out_rate": "80"},
+    )
+    target.refresh_from_db()
+    assert target.recovery_rate == D("97.5") and target.history.count() == 2
+    # No bills due this month: nothing to recover, zero-out 100 % ≥ 80 % → on target.
+    rows = api_as(area_leader).get("/api/v1/responsibility/recovery/").json()
+    mine = next(r for r in rows if r["key"] == str(collector.pk))
+    assert (mine["recovery_target"], mine["zero_out_target"], mine["on_target"]) == ("97.5", "80.0", True)
+    response = client.get("/collection/responsibility/")
+    assert response.status_code == 200 and "97.5%" in response.content.decode()
+
+
+def test_bad_targets_are_refused_and_nothing_is_stored(client, portfolio, area_leader, collector, other_collector):
+    client.force_login(area_leader)
+    month = timezone.localdate().strftime("%Y-%m")
+    both = client.post(
+        "/collection/responsibility/targets/",
+        {"month": month, "collector": collector.pk, "region": portfolio["a1"].region_id, "recovery_rate": "9",
+         "zero_out_rate": "9"},
+    )  # fmt: skip
+    assert both.status_code == 200 and "Choose either an area or a collector." in both.content.decode()
+    too_high = client.post(
+        "/collection/responsibility/targets/",
+        {"month": month, "collector": collector.pk, "recovery_rate": "120", "zero_out_rate": "9"},
+    )
+    assert too_high.status_code == 200 and "recovery_rate" in too_high.context["form"].errors
+    # A collector of another area is not offered to this leader.
+    elsewhere = client.post(
+        "/collection/responsibility/targets/",
+        {"month": month, "collector": other_collector.pk, "recovery_rate": "90", "zero_out_rate": "9"},
+    )
+    assert elsewhere.status_code == 200 and "collector" in elsewhere.context["form"].errors
+    assert not CollectionTarget.objects.exists()
+    client.force_login(collector)
+    assert client.get("/collection/responsibility/targets/").status_code == 403
+
+
+def test_a_collector_sees_only_their_own_row_and_a_leader_reassigns_on_the_page(
+    client, portfolio, area_leader, collector
+):
+    client.force_login(collector)
+    page = client.get("/collection/responsibility/?group=area")
+    rows = page.context["rows"]
+    assert page.context["group"] == "collector" and [r.key for r in rows] == [str(collector.pk)]
+    assert client.get("/collection/customers/3100000001/reassign/").status_code == 403
+
+    newcomer = UserFactory(username="collector_c", role="collector")
+    client.force_login(area_leader)
+    missing_reason = client.post("/collection/customers/3100000001/reassign/", {"collector": newcomer.pk})
+    assert missing_reason.status_code == 200 and "reason" in missing_reason.context["form"].errors
+    assert not CollectorAssignment.objects.exists()
+    moved = client.post("/collection/customers/3100000001/reassign/", {"collector": newcomer.pk, "reason": "片区调整"})
+    assert moved.status_code == 302
+    history = client.get("/collection/customers/3100000001/reassign/").content.decode()
+    assert "片区调整" in history and newcomer.get_full_name() in history
+    # Another area's customer: not found for this leader.
+    assert client.get("/collection/customers/3100000003/reassign/").status_code == 404
