@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from billing.services.payments import payment_record
-from collection.models import CollectionCase, DunningNotice
+from collection.models import CollectionCase, DunningLevel, DunningNotice, DunningPolicy
 from collection.services import dunning_notice_approve, dunning_run
 from customers.models import Notification
 from tests.factories import ContactFactory, make_bill
@@ -119,3 +119,37 @@ def test_a_collector_logs_a_call_and_a_promise_from_the_customer_page(client, de
     client.force_login(other_collector)
     assert client.get(f"/collection/customers/{debtor.account_no}/panel/").status_code == 404
     assert client.post(f"/collection/customers/{debtor.account_no}/activities/", {"kind": "call"}).status_code == 404
+
+
+def test_a_segment_policy_takes_its_customers_and_the_rest_keep_the_default(debtor, portfolio):
+    """A policy for grade C customers with a short ladder: a C customer is sent its demand on
+    day 2; another overdue customer (no grade) gets the default reminder."""
+    strict = DunningPolicy.objects.create(code="grade-c", name="C", priority=10, credit_grades="B, c")
+    DunningLevel.objects.create(
+        policy=strict, step=1, code="demand", days_overdue=1, subject_en="Demand", subject_zh="催费",
+        template_en="{name} owes {amount}", template_zh="{name}欠费{amount}",
+    )  # fmt: skip
+    debtor.credit_grade = "C"
+    debtor.save()
+    other = portfolio["a2"]
+    ContactFactory(customer=other, name="Finance", mobile="13900000003", preferred_channel="sms")
+    make_bill(other, "500.00", "2026-03-01", number="DUN-2")
+    dunning_run(day=dt.date(2026, 3, 2))
+    assert levels(debtor) == [("demand", "sent")]
+    assert levels(other) == [("reminder", "sent")]
+    # An inactive policy no longer applies: the customer falls back to the default ladder,
+    # whose first level it has not had yet.
+    strict.active = False
+    strict.save()
+    dunning_run(day=dt.date(2026, 3, 3))
+    assert levels(debtor) == [("demand", "sent"), ("reminder", "sent")]
+
+
+def test_notice_texts_with_unknown_placeholders_are_refused():
+    level = DunningLevel.objects.get(policy__code="default", step=1)
+    level.short_en = "Pay {amont} now"
+    with pytest.raises(ValidationError) as error:
+        level.full_clean()
+    assert "short_en" in error.value.message_dict and "amont" in str(error.value.message_dict["short_en"])
+    level.short_en = "Pay {amount} now, penalty {penalty}"
+    level.full_clean()
