@@ -6,17 +6,23 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from billing.models import Guarantee, PrepaidAccount
 from billing.selectors import overdue_bills_by_customer
+from core.formatting import money
+from core.permissions import can_lead
 from customers.models import Customer, Notification
 from customers.selectors import customers_visible_to
 
-from .models import DunningNotice, PromiseToPay
+from .cutoff import cutoff_restores_overdue
+from .models import CutoffOrder, DunningNotice, PaymentArrangement, PromiseToPay
+from .selectors_agreements import arrangements_missed
 
 ZERO = Decimal("0")
 
@@ -28,6 +34,10 @@ class WorkItem:
     detail: str
     amount: Decimal  # money at risk: the customer's overdue total (or the figure the row is about)
     action: str  # "call", "promise", "notice", "visit", "review"
+
+
+def _minute(moment: dt.datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
 
 
 def worklist_for(user: User | AnonymousUser, *, day: dt.date | None = None) -> list[WorkItem]:
@@ -90,6 +100,35 @@ def worklist_for(user: User | AnonymousUser, *, day: dt.date | None = None) -> l
         items.append((guarantee.customer_id, _("Guarantee expiring"),
                       _("%(kind)s until %(date)s") % {"kind": guarantee.get_kind_display(), "date": guarantee.valid_to},
                       guarantee.amount, "visit"))  # fmt: skip
+
+    for arrangement in arrangements_missed(scope, day):
+        items.append((arrangement.customer_id, _("Arrangement instalment missed"),
+                      _("%(paid)s paid of %(due)s due so far") % {"paid": money(arrangement.paid_so_far),
+                                                                  "due": money(arrangement.due_so_far)},
+                      overdue.get(arrangement.customer_id, arrangement.due_so_far - arrangement.paid_so_far),
+                      "call"))  # fmt: skip
+    for arrangement in PaymentArrangement.objects.filter(
+        customer__in=scope, status="broken", resolved_on__gte=day - dt.timedelta(days=7)
+    ):
+        items.append((arrangement.customer_id, _("Arrangement broken"),
+                      _("signed %(date)s for %(amount)s") % {"date": arrangement.made_on,
+                                                             "amount": money(arrangement.total)},
+                      overdue.get(arrangement.customer_id, arrangement.total), "call"))  # fmt: skip
+
+    now = timezone.now()
+    for order in cutoff_restores_overdue(scope, now):
+        items.append((order.customer_id, _("Supply not restored within 3 days"),
+                      _("cause cleared %(date)s") % {"date": _minute(order.cause_cleared_at)},
+                      overdue.get(order.customer_id, ZERO), "review"))  # fmt: skip
+    if can_lead(user):
+        for order in CutoffOrder.objects.filter(customer__in=scope, status="proposed", leader_approved_by__isnull=True):
+            items.append((order.customer_id, _("Cut-off order awaiting approval"),
+                          _("planned for %(date)s") % {"date": _minute(order.planned_at)},
+                          overdue.get(order.customer_id, ZERO), "review"))  # fmt: skip
+
+    # Rows of the floors above (risk alerts), through settings so collections imports none of them.
+    for path in settings.WORKLIST_SOURCES:
+        items.extend(import_string(path)(user, day, scope))
 
     customers = Customer.objects.in_bulk({item[0] for item in items})
     result = [WorkItem(customers[c], reason, detail, amount, action) for c, reason, detail, amount, action in items]

@@ -409,6 +409,7 @@ def arrangement_create(
     its unpaid bills). The schedule must cover that amount exactly, in dated steps from today."""
     if not ({Role.AREA_LEADER, Role.MANAGER} & user_roles(created_by)) and not created_by.is_superuser:
         raise PermissionDenied(_("Only an area leader or a manager signs an arrangement."))
+    Customer.objects.select_for_update().filter(pk=customer.pk).first()  # one signing at a time per customer
     today = timezone.localdate()
     if not schedule:
         raise ValidationError({"instalments": _("An arrangement needs at least one instalment.")})
@@ -426,6 +427,9 @@ def arrangement_create(
     total = sum((amount for _day, amount in schedule), ZERO)
     if owed <= 0:
         raise ValidationError({"customer": _("The customer owes nothing to arrange.")})
+    # A second active arrangement would schedule the same arrears twice.
+    if PaymentArrangement.objects.filter(customer=customer, status=ArrangementStatusChoices.ACTIVE).exists():
+        raise ValidationError({"customer": _("The customer already has an active arrangement.")})
     if total != owed:
         raise ValidationError(
             {
@@ -469,3 +473,47 @@ def arrangements_check(*, day: dt.date | None = None) -> tuple[int, int]:
         arrangement._history_user = None
         arrangement.save(update_fields=["status", "resolved_on"])
     return completed, broken
+
+
+def can_sign_agreements(user: User) -> bool:
+    """Area leaders and managers sign arrangements and record and release guarantees
+    (DESIGN.md: guarantees are recorded by area leaders and managers; arrangements are signed by
+    an area leader or a manager). Collectors read them. Which customers is the scope's business."""
+    return user.is_authenticated and (user.is_superuser or bool({Role.AREA_LEADER, Role.MANAGER} & user_roles(user)))
+
+
+GUARANTEE_REASON_MAX = 100  # the audit trail's change-reason column (django-simple-history) holds 100
+
+
+@transaction.atomic
+def guarantee_release(*, guarantee: Guarantee, by: User, released_on: dt.date, reason: str) -> Guarantee:
+    """Give a guarantee or deposit back (担保解除): from that day it no longer counts as cover
+    in the exposure. Once only, on a day between its start and today; the reason and the person
+    are kept in its audit trail."""
+    if not can_sign_agreements(by):
+        raise PermissionDenied(_("Only an area leader or a manager may release a guarantee."))
+    # Locked so two people releasing at once cannot both pass the "only once" check.
+    guarantee = Guarantee.objects.select_for_update().get(pk=guarantee.pk)
+    if guarantee.released_on is not None:
+        raise ValidationError(
+            {"released_on": _("This guarantee was already released on %(date)s.") % {"date": guarantee.released_on}}
+        )
+    if released_on > timezone.localdate():
+        raise ValidationError({"released_on": _("A release cannot be dated in the future.")})
+    if released_on < guarantee.valid_from:
+        raise ValidationError(
+            {"released_on": _("A release cannot be dated before the guarantee starts (%(date)s).")
+             % {"date": guarantee.valid_from}}
+        )  # fmt: skip
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give the reason for the release.")})
+    if len(reason) > GUARANTEE_REASON_MAX:
+        raise ValidationError(
+            {"reason": _("Keep the reason within %(count)d characters.") % {"count": GUARANTEE_REASON_MAX}}
+        )
+    guarantee.released_on = released_on
+    guarantee._history_user = by
+    guarantee._change_reason = reason
+    guarantee.save(update_fields=["released_on"])
+    return guarantee

@@ -4,7 +4,7 @@ import datetime as dt
 
 from celery import shared_task
 
-from .cutoff import cutoff_restore_due
+from .cutoff import cutoff_propose_due, cutoff_restore_due
 from .services import arrangements_check, dunning_run, guarantees_expiry_warn, promises_check
 
 
@@ -15,7 +15,10 @@ def dunning_run_task(date: str | None = None) -> int:
     promises_check(day=day)  # a promise kept is not dunned as broken; one broken shows on the worklist
     guarantees_expiry_warn(day=day)
     arrangements_check(day=day)  # a broken arrangement lets dunning resume the same morning
-    return dunning_run(day=day).proposed
+    proposed = dunning_run(day=day).proposed
+    # Last, after arrangements_check: a customer whose arrangement broke this morning is proposed today.
+    cutoff_propose_due(day=day)
+    return proposed
 
 
 @shared_task(name="collection.tasks.cutoff_restore_task")

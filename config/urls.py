@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("customers.api.urls")),
     path("", include("billing.api.urls")),
     path("", include("collection.api.urls")),
+    path("", include("risk.api.urls")),
 ]
 
 urlpatterns = [
@@ -25,6 +26,7 @@ urlpatterns = [
     path("customers/", include("customers.urls")),
     path("billing/", include("billing.urls")),
     path("collection/", include("collection.urls")),
+    path("risk/", include("risk.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

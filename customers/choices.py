@@ -84,6 +84,7 @@ class ServiceVisitKindChoices(models.TextChoices):
     TRAINING = "training", _("Electrician training")
     EMERGENCY_PLAN = "emergency_plan", _("Outage emergency plan")
     MAINTENANCE = "maintenance", _("Maintenance contract")
+    THEFT = "theft", _("Electricity theft found")
 
 
 class NotificationChannelChoices(models.TextChoices):

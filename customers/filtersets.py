@@ -10,10 +10,12 @@ from .choices import (
     CustomerOperatingStatusChoices,
     CustomerSettlementModeChoices,
     MeterPointTypeChoices,
+    NotificationChannelChoices,
+    NotificationStatusChoices,
     RegionKindChoices,
     ServiceVisitKindChoices,
 )
-from .models import Contact, Customer, MeterPoint, Region, ServiceVisit
+from .models import Contact, Customer, MeterPoint, Notification, Region, ServiceVisit
 from .selectors import region_subtree_ids, regions_visible_to
 
 
@@ -100,3 +102,47 @@ class ServiceVisitFilterSet(django_filters.FilterSet):
     class Meta:
         model = ServiceVisit
         fields = ["customer", "kind", "visited_after", "visited_before"]
+
+
+NOTIFICATION_STATE_CHOICES = [
+    (NotificationStatusChoices.QUEUED, _("Queued (first attempt)")),
+    ("retrying", _("Retrying")),
+    (NotificationStatusChoices.SENDING, NotificationStatusChoices.SENDING.label),
+    (NotificationStatusChoices.SENT, NotificationStatusChoices.SENT.label),
+    (NotificationStatusChoices.DELIVERED, NotificationStatusChoices.DELIVERED.label),
+    (NotificationStatusChoices.FAILED, NotificationStatusChoices.FAILED.label),
+]
+
+
+class NotificationFilterSet(django_filters.FilterSet):
+    """The outbox, for the Messages page and an API list. `status` splits "queued" into the
+    messages waiting for their first attempt and those retrying after a failed one."""
+
+    q = django_filters.CharFilter(method="filter_q", label=_("Search"))
+    status = django_filters.ChoiceFilter(choices=NOTIFICATION_STATE_CHOICES, method="filter_status", label=_("Status"))
+    channel = django_filters.ChoiceFilter(choices=NotificationChannelChoices.choices, label=_("Message channel"))
+    kind = django_filters.CharFilter(field_name="kind", lookup_expr="startswith", label=_("Kind"))
+    customer = django_filters.CharFilter(field_name="customer__account_no", label=_("Customer account number"))
+    created_after = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label=_("Created on or after")
+    )
+    created_before = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label=_("Created on or before")
+    )
+
+    class Meta:
+        model = Notification
+        fields = ["q", "status", "channel", "kind", "customer", "created_after", "created_before"]
+
+    def filter_q(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(recipient__icontains=value) | Q(customer__account_no__icontains=value))
+
+    def filter_status(self, queryset, name, value):
+        if value == "retrying":
+            return queryset.filter(status=NotificationStatusChoices.QUEUED, attempts__gt=0)
+        if value == NotificationStatusChoices.QUEUED:
+            return queryset.filter(status=value, attempts=0)
+        return queryset.filter(status=value)

@@ -434,6 +434,16 @@ class Notification(models.Model):
     dedupe_key = models.CharField(max_length=150, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # The last "send again" of a failed message: who decided it and when (the messages page).
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sent again by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    retried_at = models.DateTimeField(_("sent again at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification")
@@ -446,3 +456,8 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.recipient} {self.kind}"
+
+    @property
+    def is_retrying(self) -> bool:
+        """Queued again after a failed attempt (waiting for its backoff), not yet given up."""
+        return self.status == NotificationStatusChoices.QUEUED and self.attempts > 0

@@ -6,14 +6,18 @@ the same warning for the same day is queued once however often the job runs.
 
 Sending: `notifications_send_due()` claims each due row with a conditional update
 (queued → sending, attempts + 1) and only the winner hands it to the channel's backend, so two
-drains running at once send a message once. A failure puts the row back in the queue with an
-exponential backoff; after `max_attempts()` it stays `failed` with the last error, visible.
+drains running at once send a message once. A failure the provider may get over (timeout, no
+connection, 5xx) puts the row back in the queue with an exponential backoff; after
+`max_attempts()`, or at once when the provider refuses the message (4xx), it stays `failed`
+with the last error, visible on the Messages page, where a leader can send it again.
 
-A worker that dies between the claim and the result leaves the row in `sending`. While it is
-sending, `next_attempt_at` holds the moment it counts as stuck (claim + STUCK_AFTER);
-`notifications_reap_stuck()` queues such rows again. In that one case delivery is
-at-least-once: the provider may have accepted the message before the worker died. Backends
-must give up (time out) well within STUCK_AFTER so a slow send is never mistaken for a dead one.
+Delivery is at most once, also when a worker dies. A worker killed between the claim and the
+result leaves the row in `sending`; while it is sending, `next_attempt_at` holds the moment it
+counts as stuck (claim + `stuck_after()`). Nobody can tell from here whether the provider got
+the message before the worker died, so `notifications_reap_stuck()` never sends it again by
+itself: it marks the row `failed` with a note asking a person to check (DESIGN.md, "Decisions").
+Backends must give up (time out) well within the stuck time so a slow send is never mistaken
+for a dead one.
 
 Backends are chosen per channel by `settings.NOTIFICATION_BACKENDS` (dotted paths).
 """
@@ -21,21 +25,27 @@ Backends are chosen per channel by `settings.NOTIFICATION_BACKENDS` (dotted path
 from __future__ import annotations
 
 import datetime as dt
+import http.client
+import json
 import logging
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+
+from core.roles import Role, is_manager, user_roles
 
 from .choices import ContactChannelChoices, NotificationChannelChoices, NotificationStatusChoices
 from .models import Contact, Customer, Notification
@@ -50,14 +60,21 @@ DEFAULT_BACKENDS = {
 DEFAULT_MAX_ATTEMPTS = 5
 RETRY_BASE = dt.timedelta(minutes=1)  # 1, 2, 4, 8 … minutes between attempts
 RETRY_CAP = dt.timedelta(hours=1)
-STUCK_AFTER = dt.timedelta(minutes=10)
+STUCK_AFTER = dt.timedelta(minutes=10)  # default of settings.NOTIFICATION_STUCK_AFTER_SECONDS
+DEFAULT_GATEWAY_TIMEOUT = 10  # seconds
 BATCH = 200
 
 STATUS = NotificationStatusChoices
 
 
 class NotificationSendError(Exception):
-    """A backend could not hand the message over; the outbox retries it later."""
+    """A backend could not hand the message over. `retryable=False` means retrying cannot
+    help (the provider refused the message: a bad number, a blocked account): it fails at once
+    instead of using up its attempts. Otherwise the outbox retries it later."""
+
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class NotificationBackend:
@@ -135,6 +152,90 @@ class LocmemBackend(NotificationBackend):
         return f"locmem-{notification.pk}"
 
 
+class HttpGatewayBackend(NotificationBackend):
+    """SMS or WeChat through the provider's HTTP gateway (短信网关 / 微信模板消息), JSON over HTTPS
+    with a bearer token. Settings: NOTIFICATION_GATEWAY_URLS (per channel),
+    NOTIFICATION_GATEWAY_TOKEN, NOTIFICATION_GATEWAY_TIMEOUT (seconds).
+
+        POST {url}   body {"message_id", "channel", "to", "subject", "text"},
+                     header Idempotency-Key: notification-<id>
+            2xx {"ref": "..."}   accepted
+            409 {"ref": "..."}   the id was seen before: accepted then, not sent again
+            429, 5xx, timeout, no connection   retried with backoff
+            other 4xx            refused: fails at once (a person has to look at it)
+    """
+
+    def __init__(self):
+        self.urls = getattr(settings, "NOTIFICATION_GATEWAY_URLS", {})
+        self.token = getattr(settings, "NOTIFICATION_GATEWAY_TOKEN", "")
+        self.timeout = float(getattr(settings, "NOTIFICATION_GATEWAY_TIMEOUT", DEFAULT_GATEWAY_TIMEOUT))
+        # A send still waiting when the reaper looks would be taken for a dead worker's and
+        # left for a person to check; half the stuck time keeps a wide margin.
+        if not 0 < self.timeout <= stuck_after().total_seconds() / 2:
+            raise ImproperlyConfigured("NOTIFICATION_GATEWAY_TIMEOUT must be positive and at most half the stuck time.")
+
+    def send(self, notification: Notification) -> str:
+        url = self.urls.get(notification.channel, "")
+        if not url:
+            raise ImproperlyConfigured(f"NOTIFICATION_GATEWAY_URLS has no gateway for {notification.channel}.")
+        payload = {
+            "message_id": notification.pk,
+            "channel": notification.channel,
+            "to": notification.recipient,
+            "subject": notification.subject,
+            "text": notification.body,
+        }
+        request = urllib.request.Request(
+            url,
+            method="POST",
+            data=json.dumps(payload, ensure_ascii=False).encode(),
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Authorization": f"Bearer {self.token}",
+                # The provider can drop a repeat (a person's "send again" of a message it got).
+                "Idempotency-Key": f"notification-{notification.pk}",
+            },
+        )
+        status, data = self._post(request)
+        if 200 <= status < 300 or status == 409:
+            return str(data.get("ref") or f"gateway-{notification.pk}")
+        detail = str(data.get("error") or data.get("message") or "")[:200]
+        if 400 <= status < 500 and status != 429:
+            raise NotificationSendError(
+                _("The gateway refused the message (HTTP %(status)s): %(detail)s")
+                % {"status": status, "detail": detail},
+                retryable=False,
+            )
+        raise NotificationSendError(
+            _("Gateway error (HTTP %(status)s): %(detail)s") % {"status": status, "detail": detail}
+        )
+
+    def _post(self, request: urllib.request.Request) -> tuple[int, dict]:
+        timeout_error = _("Gateway timeout: no answer within %(seconds)s s.") % {"seconds": f"{self.timeout:g}"}
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.status, self._json(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, self._json(exc.read())
+        except urllib.error.URLError as exc:  # before the request was sent: connect failed or timed out
+            if isinstance(exc.reason, TimeoutError):
+                raise NotificationSendError(timeout_error) from exc
+            raise NotificationSendError(_("Gateway unreachable: %(error)s") % {"error": exc.reason}) from exc
+        except TimeoutError as exc:  # sent, but the answer did not come in time
+            raise NotificationSendError(timeout_error) from exc
+        except (OSError, http.client.HTTPException) as exc:  # connection reset, garbled answer
+            error = str(exc) or exc.__class__.__name__
+            raise NotificationSendError(_("Gateway connection error: %(error)s") % {"error": error}) from exc
+
+    @staticmethod
+    def _json(raw: bytes) -> dict:
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            return {"error": raw[:200].decode(errors="replace")}
+        return data if isinstance(data, dict) else {}
+
+
 def backend_for(channel: str) -> NotificationBackend:
     paths = {**DEFAULT_BACKENDS, **getattr(settings, "NOTIFICATION_BACKENDS", {})}
     return import_string(paths[channel])()
@@ -142,6 +243,16 @@ def backend_for(channel: str) -> NotificationBackend:
 
 def max_attempts() -> int:
     return int(getattr(settings, "NOTIFICATION_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+
+
+def stuck_after() -> dt.timedelta:
+    """How long after its claim a row still `sending` counts as left by a dead worker."""
+    seconds = getattr(settings, "NOTIFICATION_STUCK_AFTER_SECONDS", None)
+    if seconds is None:
+        return STUCK_AFTER
+    if seconds <= 0:
+        raise ImproperlyConfigured("NOTIFICATION_STUCK_AFTER_SECONDS must be a positive number of seconds.")
+    return dt.timedelta(seconds=seconds)
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -317,27 +428,31 @@ def notification_send(*, notification_id: int, now: dt.datetime | None = None) -
     now = now or timezone.now()
     claimed = (
         Notification.objects.filter(_due(now), pk=notification_id).update(
-            status=STATUS.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + STUCK_AFTER
+            status=STATUS.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + stuck_after()
         )
         == 1
     )
     if not claimed:
         return "skipped"
     notification = Notification.objects.get(pk=notification_id)
-    # The result is written only while the row is still ours (same status and attempt): if the
-    # reaper has given it to another worker meanwhile, that worker's outcome stands.
-    ours = Notification.objects.filter(pk=notification.pk, status=STATUS.SENDING, attempts=notification.attempts)
+    # The result is written only while the row is still this claim (same attempt number; the
+    # number only grows, so a later claim never looks like this one).
+    this_claim = Notification.objects.filter(pk=notification.pk, attempts=notification.attempts)
     try:
         reference = backend_for(notification.channel).send(notification)
     except Exception as exc:  # any backend fault is a failed attempt, never a lost message
         error = (str(exc) or exc.__class__.__name__)[:500]
         logger.warning("notification %s attempt %s failed: %s", notification.pk, notification.attempts, error)
-        if notification.attempts >= max_attempts():
+        ours = this_claim.filter(status=STATUS.SENDING)
+        if not getattr(exc, "retryable", True) or notification.attempts >= max_attempts():
             ours.update(status=STATUS.FAILED, next_attempt_at=None, last_error=error)
             return "failed"
         ours.update(status=STATUS.QUEUED, next_attempt_at=now + retry_delay(notification.attempts), last_error=error)
         return "retry"
-    ours.update(
+    # A send slower than the stuck time may find its row already reaped (failed, waiting for a
+    # person) or queued again by that person: the provider has the message, so "sent" is the
+    # truth and stops the repeat. A row a later claim has taken (more attempts) is left alone.
+    this_claim.filter(status__in=[STATUS.SENDING, STATUS.FAILED, STATUS.QUEUED]).update(
         status=STATUS.SENT, sent_at=timezone.now(), provider_ref=(reference or "")[:100], next_attempt_at=None,
         last_error="",
     )  # fmt: skip
@@ -345,18 +460,45 @@ def notification_send(*, notification_id: int, now: dt.datetime | None = None) -
 
 
 def notifications_reap_stuck(*, now: dt.datetime | None = None) -> int:
-    """Queue again the rows a dead worker left in `sending` (past their stuck time); those
-    that have used all their attempts fail instead. Returns how many rows were touched."""
+    """Fail the rows a dead worker left in `sending` (past their stuck time), for a person to
+    check. Returns how many rows were touched.
+
+    Why not queue them again: the worker may have died after the provider accepted the message
+    and before the result was stored, and SMS and WeChat gateways cannot be asked what they
+    got. Sending again could give a customer the same payment demand twice; a person who checks
+    (the provider's console, a call to the contact) and then presses "send again" cannot. So a
+    message is sent at most once without a person's decision (DESIGN.md, "Decisions")."""
     now = now or timezone.now()
-    stuck = Notification.objects.filter(status=STATUS.SENDING, next_attempt_at__lte=now)
-    note = _("The sender stopped while sending; the message may have gone out once.")
-    failed = stuck.filter(attempts__gte=max_attempts()).update(
+    note = _(
+        "The sender stopped while sending: the message may or may not have gone out. "
+        "Check with the provider or the recipient before sending it again."
+    )
+    return Notification.objects.filter(status=STATUS.SENDING, next_attempt_at__lte=now).update(
         status=STATUS.FAILED, next_attempt_at=None, last_error=note
     )
-    requeued = stuck.filter(attempts__lt=max_attempts()).update(
-        status=STATUS.QUEUED, next_attempt_at=now, last_error=note
+
+
+def can_retry_notifications(user: User) -> bool:
+    """Area leaders and managers decide to send a failed message again."""
+    return user.is_authenticated and (user.is_superuser or is_manager(user) or Role.AREA_LEADER in user_roles(user))
+
+
+@transaction.atomic
+def notification_retry(*, notification: Notification, retried_by: User, now: dt.datetime | None = None) -> Notification:
+    """Send a failed message again, at the next drain: queued with `next_attempt_at` = now, the
+    person and the moment recorded on the row. The attempts are not reset (the count is what the
+    provider saw, and the sender recognises its own claim by it), so a message that had used up
+    its attempts gets this one more, and fails again visibly if the provider still refuses."""
+    if not can_retry_notifications(retried_by):
+        raise PermissionDenied(_("Only an area leader or a manager may send a message again."))
+    now = now or timezone.now()
+    retried = Notification.objects.filter(pk=notification.pk, status=STATUS.FAILED).update(
+        status=STATUS.QUEUED, next_attempt_at=now, retried_by=retried_by, retried_at=now
     )
-    return failed + requeued
+    if not retried:
+        raise ValidationError({"status": _("Only a failed message can be sent again.")})
+    logger.info("notification %s queued again by %s", notification.pk, retried_by.get_username())
+    return Notification.objects.get(pk=notification.pk)
 
 
 @dataclass

@@ -5,11 +5,11 @@ what"); every page, API view, export and search of every app filters through it.
 """
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from core.roles import Role, sees_everything, user_roles
+from core.roles import Role, is_manager, sees_everything, user_roles
 
-from .models import Customer, Region
+from .models import Customer, Notification, Region
 
 
 def region_subtree_ids(root_ids: list[int]) -> set[int]:
@@ -71,3 +71,15 @@ def regions_visible_to(user: User | AnonymousUser) -> QuerySet[Region]:
 def staff_assignable_by(user: User | AnonymousUser) -> QuerySet[User]:
     """Users who may be named collector or account manager."""
     return User.objects.filter(is_active=True, groups__name__in=[Role.COLLECTOR, Role.AREA_LEADER]).distinct()
+
+
+def notifications_visible_to(user: User | AnonymousUser) -> QuerySet[Notification]:
+    """Outbox rows this user may read: those of the customers they may read; staff messages
+    that belong to no customer (escalation e-mails, reports) only for managers."""
+    queryset = Notification.objects.all()
+    if not user.is_authenticated:
+        return queryset.none()
+    mine = Q(customer__in=customers_visible_to(user))
+    if user.is_superuser or is_manager(user):
+        mine |= Q(customer__isnull=True)
+    return queryset.filter(mine)

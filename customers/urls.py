@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_notifications
 
 app_name = "customers"
 
@@ -8,6 +8,9 @@ urlpatterns = [
     path("", views.customer_list, name="list"),
     path("export.csv", views.customer_export, name="export"),
     path("new/", views.customer_create_view, name="create"),
+    # Before the account-number routes: "messages" would also match an account number.
+    path("messages/", views_notifications.notification_list, name="notifications"),
+    path("messages/<int:pk>/retry/", views_notifications.notification_retry_view, name="notification_retry"),
     path("<account:account_no>/", views.customer_detail, name="detail"),
     path("<account:account_no>/edit/", views.customer_edit_view, name="edit"),
     path("<account:account_no>/meters/new/", views.meter_form_view, name="meter_create"),

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from .cutoff import CutoffOrderViewSet
 from .views import (
     ActivityViewSet,
     ArrangementViewSet,
@@ -19,6 +20,7 @@ router.register("activities", ActivityViewSet, basename="activity")
 router.register("promises", PromiseViewSet, basename="promise")
 router.register("guarantees", GuaranteeViewSet, basename="guarantee")
 router.register("arrangements", ArrangementViewSet, basename="arrangement")
+router.register("cutoff-orders", CutoffOrderViewSet, basename="cutoff-order")
 
 urlpatterns = [
     path("customers/<account:account_no>/reassign/", CustomerReassignApi.as_view(), name="customer-reassign"),

@@ -17,13 +17,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Guarantee
+from collection.filtersets_agreements import GuaranteeFilterSet, PaymentArrangementFilterSet
 from collection.models import Activity, CollectionCase, DunningNotice, PaymentArrangement, PromiseToPay
 from collection.responsibility import collector_reassign, recovery_by
 from collection.services import (
+    GUARANTEE_REASON_MAX,
     activity_log,
     arrangement_create,
     dunning_notice_approve,
     guarantee_record,
+    guarantee_release,
     promise_record,
 )
 from core.api.mixins import as_drf_validation_error
@@ -163,6 +166,13 @@ class GuaranteeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Guarantee
         fields = ["id", "customer", "kind", "amount", "valid_from", "valid_to", "issuer", "document_ref", "released_on"]
+        # Released only through `release/`, which checks the date, once only, and keeps the reason.
+        read_only_fields = ["released_on"]
+
+
+class GuaranteeReleaseSerializer(serializers.Serializer):
+    released_on = serializers.DateField()
+    reason = serializers.CharField(max_length=GUARANTEE_REASON_MAX)
 
 
 class GuaranteeViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -170,7 +180,7 @@ class GuaranteeViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewset
 
     serializer_class = GuaranteeSerializer
     permission_classes = [ArchiveWrite]
-    filterset_fields = ["kind"]
+    filterset_class = GuaranteeFilterSet
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -196,6 +206,22 @@ class GuaranteeViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewset
         except DjangoValidationError as exc:
             raise as_drf_validation_error(exc) from None
         instance.save()
+
+    @extend_schema(request=GuaranteeReleaseSerializer, responses={200: GuaranteeSerializer})
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        """An area leader or manager gives the guarantee back (once; dated between its start and
+        today); it stops counting as cover. The reason is kept in its audit trail."""
+        guarantee = self.get_object()
+        data = GuaranteeReleaseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            guarantee = guarantee_release(guarantee=guarantee, by=request.user, **data.validated_data)
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None
+        return Response(GuaranteeSerializer(guarantee).data)
 
 
 class ReassignSerializer(serializers.Serializer):
@@ -283,7 +309,7 @@ class ArrangementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
 
     serializer_class = ArrangementSerializer
     permission_classes = [HasRole]
-    filterset_fields = ["status"]
+    filterset_class = PaymentArrangementFilterSet
 
     def get_queryset(self):
         return (

@@ -168,11 +168,19 @@ SPECTACULAR_SETTINGS = {
         "PromiseStatusEnum": "collection.choices.PromiseStatusChoices",
         "ActivityKindEnum": "collection.choices.ActivityKindChoices",
         "ArrangementStatusEnum": "collection.choices.ArrangementStatusChoices",
+        "CutoffStatusEnum": "collection.choices.CutoffStatusChoices",
         "ControlActionEnum": "billing.choices.ControlActionChoices",
         "ControlStatusEnum": "billing.choices.ControlStatusChoices",
         "ControlOriginEnum": "billing.choices.ControlOriginChoices",
         "PrepaidStateEnum": "billing.choices.PrepaidStateChoices",
         "PrepaidEntryKindEnum": "billing.choices.PrepaidEntryKindChoices",
+        "ScorecardStatusEnum": "risk.choices.ScorecardStatusChoices",
+        "CriterionSourceEnum": "risk.choices.CriterionSourceChoices",
+        "CriterionMethodEnum": "risk.choices.CriterionMethodChoices",
+        "ScoreOverrideEnum": "risk.choices.OverrideChoices",
+        "RiskAlertKindEnum": "risk.choices.AlertKindChoices",
+        "PolicyProposalKindEnum": "risk.choices.ProposalKindChoices",
+        "PolicyProposalStatusEnum": "risk.choices.ProposalStatusChoices",
     },
 }
 
@@ -213,6 +221,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Dunning in working hours, after the night's penalties (messages queued at night wait anyway).
     "dunning-run": {"task": "collection.tasks.dunning_run_task", "schedule": crontab(hour=9, minute=0)},
     "cutoff-restore": {"task": "collection.tasks.cutoff_restore_task", "schedule": 300.0},
+    # Nightly scoring after the statistics and penalties, then the day's early warnings.
+    "risk-scoring": {"task": "risk.tasks.score_customers_task", "schedule": crontab(hour=3, minute=0)},
+    "risk-alerts": {"task": "risk.tasks.alerts_raise_task", "schedule": crontab(hour=6, minute=30)},
     "monthly-billing": {
         "task": "billing.tasks.batch_monthly_billing",
         "schedule": crontab(day_of_month=1, hour=2, minute=0),
@@ -225,13 +236,19 @@ NAVIGATION = [
     ("collection:worklist", _("Today's work"), None),
     ("billing:yesterday", _("Yesterday"), None),
     ("collection:notice_review", _("Notices to review"), ["area_leader", "manager"]),
+    ("collection:cutoff_list", _("Cut-off orders"), ["collector", "area_leader", "manager"]),
+    ("collection:arrangement_list", _("Arrangements"), ["collector", "area_leader", "manager"]),
+    ("collection:guarantee_list", _("Guarantees"), ["collector", "area_leader", "manager"]),
     ("collection:responsibility", _("Recovery"), None),
+    ("risk:alert_list", _("Risk alerts"), ["collector", "area_leader", "manager"]),
     ("customers:list", _("Customers"), None),
+    ("risk:score_list", _("Credit grades"), None),
     ("billing:bill_list", _("Bills"), None),
     ("billing:payment_list", _("Payments"), None),
     ("billing:runs", _("Billing runs"), ["manager", "system"]),
     ("billing:reading_upload", _("Upload readings"), ["manager", "system"]),
     ("billing:control_commands", _("Control commands"), ["manager", "area_leader"]),
+    ("customers:notifications", _("Messages"), ["area_leader", "manager"]),
     ("swagger-ui", _("API"), ["manager", "system"]),
 ]
 
@@ -240,9 +257,23 @@ NAVIGATION = [
 CUSTOMER_PAGE_PANELS = [
     ("collection:customer_panel", _("Collections: calls, promises and notices")),
     ("billing:customer_panel", _("Bills and payments")),
+    ("risk:customer_panel", _("Credit grade: reasons, trend and alerts")),
     ("billing:usage_panel", _("Consumption, forecast and exposure (90 days)")),
     ("billing:prepaid_panel", _("Prepaid account and supply control")),
+    ("collection:cutoff_panel", _("Cut-off orders")),
+    ("collection:agreements_panel", _("Agreements: payment arrangements and guarantees")),
 ]
+
+# Risk (DESIGN.md rule 8): industries the policy treats as energy-intensive or over-capacity
+# (高耗能 / 产能过剩), which lose the "policy exposure" points of the default scorecard.
+RISK_ENERGY_INTENSIVE_INDUSTRIES = env_list("RISK_ENERGY_INTENSIVE_INDUSTRIES", ["steel", "chemical", "cement",
+                                                                                 "non_ferrous"])  # fmt: skip
+RISK_SCORING_CHUNK = env_int("RISK_SCORING_CHUNK", 1000)
+# Rule 9: 14-day consumption this share (or more) below the weekday-adjusted baseline.
+RISK_CONSUMPTION_DROP = 0.30
+# Rows other floors add to the collector's worklist without collections importing them:
+# callables (user, day, scope) -> [(customer_id, reason, detail, amount, action)].
+WORKLIST_SOURCES = ["risk.selectors.worklist_alerts"]
 
 # Remote supply control: the gateway to the meters' head-end (docs/GATEWAYS.md).
 CONTROL_GATEWAY = env_str("CONTROL_GATEWAY", "billing.gateways.SimulatedTerminalGateway")
@@ -258,6 +289,15 @@ NOTIFICATION_BACKENDS = {
     "email": env_str("NOTIFICATION_EMAIL_BACKEND", "customers.notifications.EmailBackend"),
 }
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5)
+# A row still `sending` this long after its claim was left by a dead worker: failed for a person to check.
+NOTIFICATION_STUCK_AFTER_SECONDS = env_int("NOTIFICATION_STUCK_AFTER_SECONDS", 600)
+# Only for customers.notifications.HttpGatewayBackend (the provider's SMS / WeChat gateway).
+NOTIFICATION_GATEWAY_URLS = {
+    "sms": env_str("NOTIFICATION_SMS_GATEWAY_URL", ""),
+    "wechat": env_str("NOTIFICATION_WECHAT_GATEWAY_URL", ""),
+}
+NOTIFICATION_GATEWAY_TOKEN = env_str("NOTIFICATION_GATEWAY_TOKEN", "")
+NOTIFICATION_GATEWAY_TIMEOUT = env_int("NOTIFICATION_GATEWAY_TIMEOUT", 10)  # seconds, at most half the stuck time
 NOTIFICATION_QUIET_HOURS = (21, 8)  # customer messages queued 21:00–08:00 wait until 08:00
 
 # Prepaid accounts (DESIGN.md rule 5): warnings at these days of average charge left.

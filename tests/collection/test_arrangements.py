@@ -71,3 +71,24 @@ def test_arrangements_through_the_api(api_as, owing, area_leader, collector):
     created = api_as(area_leader).post("/api/v1/arrangements/", body, format="json")
     assert created.status_code == 201 and created.json()["total"] == "9000.00"
     assert api_as(collector).get("/api/v1/arrangements/").json()["count"] == 1
+
+
+def test_the_api_filters_arrangements_that_missed_an_instalment(api_as, portfolio, regions, area_leader, manager):
+    from collection.models import ArrangementInstalment
+
+    today = timezone.localdate()
+    behind = PaymentArrangement.objects.create(
+        customer=portfolio["a1"], total=D("2000.00"), made_on=today - dt.timedelta(days=20)
+    )
+    ArrangementInstalment.objects.create(arrangement=behind, due_on=today - dt.timedelta(days=1), amount=D("1000.00"))
+    ArrangementInstalment.objects.create(arrangement=behind, due_on=today + dt.timedelta(days=9), amount=D("1000.00"))
+    on_time = PaymentArrangement.objects.create(customer=portfolio["b1"], total=D("500.00"), made_on=today)
+    ArrangementInstalment.objects.create(arrangement=on_time, due_on=today, amount=D("500.00"))
+    api = api_as(manager)
+    assert [a["id"] for a in api.get("/api/v1/arrangements/", {"missed": "true"}).json()["results"]] == [behind.pk]
+    assert [a["id"] for a in api.get("/api/v1/arrangements/", {"missed": "false"}).json()["results"]] == [on_time.pk]
+    in_b = api.get("/api/v1/arrangements/", {"region": regions["b"].pk}).json()["results"]
+    assert [a["customer"] for a in in_b] == ["3100000003"]
+    assert api.get("/api/v1/arrangements/", {"status": "active", "q": "steel"}).json()["count"] == 1
+    # An area leader cannot filter by a region outside their own.
+    assert api_as(area_leader).get("/api/v1/arrangements/", {"region": regions["b"].pk}).status_code == 400

@@ -92,19 +92,39 @@ def test_the_drain_sends_each_message_once_when_it_runs_twice(customer):
     assert sent.sent_at is not None
 
 
-def test_a_message_claimed_by_a_worker_that_died_is_reaped_and_sent_once(customer):
+def test_a_message_claimed_by_a_worker_that_died_is_failed_for_a_person_not_sent_again(customer):
     notification, _ = queue(customer)
-    # The worker claimed it at T0 (queued → sending, stuck after 10 minutes) and died.
+    # The worker claimed it at T0 (queued → sending, stuck after 10 minutes) and died; whether
+    # the provider got it first nobody knows, so it is not sent again without a person.
     Notification.objects.filter(pk=notification.pk).update(
         status="sending", attempts=1, next_attempt_at=T0 + 10 * MINUTE
     )
     assert notifications_send_due(now=T0 + 5 * MINUTE).outcomes == {}  # a slow send is not a dead one
     result = notifications_send_due(now=T0 + 11 * MINUTE)
-    assert (result.reaped, result.count("sent")) == (1, 1)
-    notifications_send_due(now=T0 + 12 * MINUTE)
-    assert len(LocmemBackend.outbox) == 1
+    assert (result.reaped, result.outcomes) == (1, {})
+    notifications_send_due(now=T0 + 60 * MINUTE)
+    assert LocmemBackend.outbox == []
     notification.refresh_from_db()
-    assert (notification.status, notification.attempts) == ("sent", 2)
+    assert (notification.status, notification.attempts, notification.next_attempt_at) == ("failed", 1, None)
+    assert "may or may not have gone out" in notification.last_error
+
+
+class SlowBackend(LocmemBackend):
+    """Answers only after the reaper has already taken the row for a dead worker's."""
+
+    def send(self, notification):
+        notifications_reap_stuck(now=T0 + 11 * MINUTE)
+        return super().send(notification)
+
+
+def test_a_send_slower_than_the_stuck_time_still_records_that_it_went_out(customer):
+    notification, _ = queue(customer)
+    with override_settings(NOTIFICATION_BACKENDS={"sms": "tests.customers.test_notifications.SlowBackend"}):
+        assert notifications_send_due(now=T0).count("sent") == 1
+        notifications_send_due(now=T0 + 60 * MINUTE)
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts, notification.last_error) == ("sent", 1, "")
+    assert len(LocmemBackend.outbox) == 1
 
 
 def test_a_failing_provider_is_retried_with_backoff_then_given_up_visibly(customer):

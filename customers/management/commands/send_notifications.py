@@ -5,8 +5,8 @@ from customers.notifications import notifications_send_due
 
 class Command(BaseCommand):
     help = (
-        "Send the queued notifications that are due (SMS, WeChat, e-mail), after queueing again those a stopped "
-        "worker left half-sent. Running it twice sends nothing twice."
+        "Send the queued notifications that are due (SMS, WeChat, e-mail), after failing, for a person to check, "
+        "those a stopped worker left half-sent. Running it twice sends nothing twice."
     )
 
     def add_arguments(self, parser):
@@ -18,5 +18,5 @@ class Command(BaseCommand):
         result = notifications_send_due(time_budget=time_budget)
         self.stdout.write(
             f"{result.count('sent')} sent, {result.count('retry')} to retry, {result.count('failed')} failed, "
-            f"{result.reaped} stuck message(s) queued again"
+            f"{result.reaped} stuck message(s) failed for a person to check"
         )
