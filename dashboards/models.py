@@ -1,0 +1,105 @@
+"""The arrears summary behind the dashboards: per customer for today (`ArrearsPosition`) and per
+date and dimension combination (`ArrearsSummary`), so a dashboard request sums a few thousand
+summary rows instead of scanning every bill."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer, Region
+
+MONEY = {"max_digits": 16, "decimal_places": 2, "default": 0}
+DIMENSIONS = ("region", "industry", "grade", "collector", "settlement_mode", "importance")
+MEASURES = (
+    "customers", "overdue_customers", "arrears", "principal_overdue", "penalty_overdue",
+    "aged_0_30", "aged_31_60", "aged_61_90", "aged_91_180", "aged_over_180",
+    "due_month", "collected_month", "due_ytd", "collected_ytd",
+    "penalty_accrued_month", "penalty_collected_month", "billed_month", "received_month", "exposure_uncovered",
+)  # fmt: skip
+MONEY_MEASURES = MEASURES[2:]
+
+
+class Figures(models.Model):
+    """The measures, shared by the per-customer position and the summary."""
+
+    customers = models.PositiveIntegerField(_("customers"), default=0)
+    overdue_customers = models.PositiveIntegerField(_("customers in arrears"), default=0)
+    arrears = models.DecimalField(_("arrears (overdue principal and penalty)"), **MONEY)
+    principal_overdue = models.DecimalField(_("overdue principal"), **MONEY)
+    penalty_overdue = models.DecimalField(_("unpaid penalty"), **MONEY)
+    aged_0_30 = models.DecimalField(_("0–30 days"), **MONEY)
+    aged_31_60 = models.DecimalField(_("31–60 days"), **MONEY)
+    aged_61_90 = models.DecimalField(_("61–90 days"), **MONEY)
+    aged_91_180 = models.DecimalField(_("91–180 days"), **MONEY)
+    aged_over_180 = models.DecimalField(_("over 180 days"), **MONEY)
+    due_month = models.DecimalField(_("principal due this month"), **MONEY)
+    collected_month = models.DecimalField(_("collected on this month's bills"), **MONEY)
+    due_ytd = models.DecimalField(_("principal due this year"), **MONEY)
+    collected_ytd = models.DecimalField(_("collected on this year's bills"), **MONEY)
+    penalty_accrued_month = models.DecimalField(_("penalty accrued this month"), **MONEY)
+    penalty_collected_month = models.DecimalField(_("penalty collected this month"), **MONEY)
+    billed_month = models.DecimalField(_("billed this month"), **MONEY)
+    received_month = models.DecimalField(_("received this month"), **MONEY)
+    exposure_uncovered = models.DecimalField(_("exposure not covered"), **MONEY)
+
+    class Meta:
+        abstract = True
+
+
+class ArrearsPosition(Figures):
+    """One customer's figures as of the latest summary date, with its dimensions then — so an
+    incremental refresh knows which summary rows the customer counted in."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    as_of = models.DateField(_("as of"))
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="+")
+    industry = models.CharField(max_length=20)
+    grade = models.CharField(max_length=3, blank=True)
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    settlement_mode = models.CharField(max_length=20)
+    importance = models.CharField(max_length=10)
+
+    class Meta:
+        verbose_name = _("arrears position")
+        verbose_name_plural = _("arrears positions")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.as_of} {self.arrears}"
+
+
+class ArrearsSummary(Figures):
+    """The figures of every customer sharing one combination of dimensions, as of a date."""
+
+    as_of = models.DateField(_("as of"), db_index=True)
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="+")
+    industry = models.CharField(max_length=20)
+    grade = models.CharField(max_length=3, blank=True)
+    collector = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    settlement_mode = models.CharField(max_length=20)
+    importance = models.CharField(max_length=10)
+
+    class Meta:
+        verbose_name = _("arrears summary")
+        verbose_name_plural = _("arrears summaries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["as_of", *DIMENSIONS], nulls_distinct=False, name="arrears_summary_one_row_per_combination"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} {self.region_id} {self.industry} {self.arrears}"
+
+
+class SummaryState(models.Model):
+    """Where the incremental refresh stands: changes after `watermark` are not yet counted."""
+
+    as_of = models.DateField(_("summary date"))
+    watermark = models.DateTimeField(_("changes counted up to"))
+    accrual_watermark = models.BigIntegerField(default=0, help_text="Penalty accruals up to this id are counted.")
+    rebuilt_at = models.DateTimeField(_("last full rebuild"), null=True, blank=True)
+    refreshed_at = models.DateTimeField(_("last refresh"), null=True, blank=True)
+    customers_refreshed = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.as_of} {self.watermark:%Y-%m-%d %H:%M:%S}"
