@@ -8,52 +8,16 @@ step go to test-artifacts/.
 """
 
 import datetime as dt
-import os
-import shutil
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from collection.models import Activity, PromiseToPay
+from tests.browser.conftest import ARTIFACTS, PASSWORD, login, needs_chromium
 from tests.factories import CustomerFactory, RegionFactory, UserFactory, make_bill
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PASSWORD = "browser-test-pw-1"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None and os.environ.get("GRIDCOLLECT_REQUIRE_SERVICES") != "1",
-        reason="no Chromium installed (CI installs Debian's chromium)",
-    ),
-]
-
-
-@pytest.fixture
-def browser_page():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the test
-    # itself are synchronous and safe here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.fixture
@@ -174,11 +138,7 @@ def test_a_collector_works_todays_list_in_english_and_in_chinese(browser_page, l
     collector, customers = collectors_area
     page = browser_page
 
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", collector.username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+    login(page, live_server, collector.username)
     assert page.url == f"{live_server.url}/collection/worklist/"  # everyone lands on today's work
     assert page.inner_text("h1") == ENGLISH["title"]
     rows = _worklist_rows(page)

@@ -6,62 +6,21 @@ Screenshots of each step are saved under test-artifacts/ for people to look at.
 """
 
 import datetime as dt
-import os
-import shutil
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import ARTIFACTS, PASSWORD, login, needs_chromium
 from tests.factories import ContactFactory, MeterPointFactory, make_bill
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        CHROMIUM is None and os.environ.get("GRIDCOLLECT_REQUIRE_SERVICES") != "1",
-        reason="no Chromium installed (CI installs Debian's chromium)",
-    ),
-]
-
-
-@pytest.fixture
-def browser_page():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the test's
-    # own fixtures are synchronous and safe here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        yield page
-        browser.close()
-
-
-def _login(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "browser-test-pw-1")
-    page.click("button[type=submit]")
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_collector_finds_a_customer_and_reads_its_bill_in_both_languages(
     browser_page, live_server, portfolio, collector
 ):
-    collector.set_password("browser-test-pw-1")
+    collector.set_password(PASSWORD)
     collector.save()
     customer = portfolio["a1"]
     MeterPointFactory(customer=customer, meter_no="BR-1", multiplier=D("100"))
@@ -69,7 +28,7 @@ def test_a_collector_finds_a_customer_and_reads_its_bill_in_both_languages(
     bill = make_bill(customer, "12345.67", "2099-01-01", issued_on=dt.date(2026, 11, 1), number="BR-BILL-1")
     page = browser_page
 
-    _login(page, live_server, "collector_a")
+    login(page, live_server, "collector_a")
     page.goto(f"{live_server.url}/customers/")
     assert page.locator("#customers tbody tr").count() == 2  # only the collector's own customers
     page.fill("#id_q", "Hospital")
