@@ -36,7 +36,7 @@ def test_scores_lists_the_latest_score_of_each_customer_in_scope(api_as, collect
     assert accounts(response) == ["3100000001", "3100000002"]
     row = next(r for r in response.json()["results"] if r["customer"] == "3100000001")
     assert row["as_of"] == timezone.localdate().isoformat()
-    assert row["industry"] == "steel" and row["region"] == "AA" and row["scorecard_version"] == 1
+    assert row["industry"] == "steel" and row["region"] == "AA" and row["scorecard_version"] == 2
     assert row["grade"] and row["score"] and "breakdown" not in row
     assert accounts(api_as(manager).get("/api/v1/scores/")) == ["3100000001", "3100000002", "3100000003"]
 
@@ -102,8 +102,8 @@ def test_rescoring_through_the_api_is_for_collections_staff_in_scope(api_as, col
 def test_scorecards_are_for_managers(api_as, manager, collector, area_leader):
     listed = api_as(manager).get("/api/v1/scorecards/")
     assert listed.status_code == 200
-    card = listed.json()[0]
-    assert (card["version"], card["status"], card["problems"]) == (1, "published", [])
+    card = listed.json()[0]  # the default card's version 2 (version 1 is retired)
+    assert (card["version"], card["status"], card["problems"]) == (2, "published", [])
     assert sum(float(c["weight"]) for c in card["criteria"]) == 100
     assert card["grade_bands"][0] == ["AAA", 90]
     assert api_as(manager).get("/api/v1/scorecards/1/").json()["name"] == card["name"]

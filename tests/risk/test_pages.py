@@ -243,7 +243,7 @@ def test_collectors_and_leaders_cannot_see_or_edit_scorecards(client, collector,
         assert client.post(reverse("risk:scorecard_new_draft", args=[card.version])).status_code == 403
         assert client.post(reverse("risk:scorecard_publish", args=[card.version])).status_code == 403
         assert client.get(reverse("risk:grade_policy_list")).status_code == 403
-    assert Scorecard.objects.count() == 1
+    assert Scorecard.objects.count() == 2  # the default card's two versions, nothing added
 
 
 def criterion_data(criterion, **changes) -> dict:

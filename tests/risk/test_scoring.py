@@ -1,5 +1,5 @@
 """The default scorecard on hand-computed customers: each expected score is added up in the
-test from the bands of risk/migrations/0002_default_scorecard.py."""
+test from the bands of the published default card, version 2 (risk/migrations/0002 and 0003)."""
 
 import datetime as dt
 from decimal import Decimal as D
@@ -84,15 +84,15 @@ def test_a_sliding_customer_with_falling_consumption_is_c(card, collector):
                                 resolved_on=dt.date(2026, 10, 25))  # fmt: skip
     result = score_in_memory([customer], AS_OF, card)[customer.pk]
     # On time 8 of 12 = 0.667 → band 0.5–0.7 → 5.  Worst delay: the 2026-09-15 bill is still
-    # half open on 2026-11-20, 66 days → ≥ 60 → 0.  Arrears 5,000 + 10,000 + 10,000 = 25,000 ÷
+    # half open on 2026-11-20, 66 days → 60–90 → 2.  Arrears 5,000 + 10,000 + 10,000 = 25,000 ÷
     # average 10,000 = 2.5 → ≥ 1 → 0.  One broken promise → 5.  Reduced production (0.5) → 5.
     # Consumption 90,000 kWh in 2026-08…10 against 150,000 in 2026-05…07: −40 % → −50…−30 % → 3.
     # Steel is energy-intensive → 4.  Fair equipment 0.6 − 0.3 for ageing lines = 0.3 → 3.  No
-    # cover → 0.  Total 5+0+0+5+5+3+4+3+0 = 25 → C by the score (no override: 66 days < 90).
-    assert breakdown(result) == {"on_time": "5.0", "worst_delay": "0.0", "arrears": "0.0", "commitments": "5.0",
+    # cover → 0.  Total 5+2+0+5+5+3+4+3+0 = 27 → C by the score (no override: 66 days < 90).
+    assert breakdown(result) == {"on_time": "5.0", "worst_delay": "2.0", "arrears": "0.0", "commitments": "5.0",
                                  "operating": "5.0", "consumption": "3.0", "policy": "4.0", "equipment": "3.0",
                                  "cover": "0.0"}  # fmt: skip
-    assert (result.score, result.grade, result.override) == (D("25.0"), "C", "")
+    assert (result.score, result.grade, result.override) == (D("27.0"), "C", "")
     reasons = {row["key"]: row["reason_en"] for row in result.breakdown}
     assert reasons["consumption"] == "consumption -40% against the three months before"
     assert reasons["worst_delay"] == "longest delay 66 days in 12 months"
@@ -139,7 +139,8 @@ def test_band_edges(card):
     # min inclusive, max exclusive
     assert [points_for(on_time, v) for v in (0.95, 0.9499, 0.85, 0.5, 0.4999)] == [D("20.0"), D("15.0"), D("15.0"),
                                                                                     D("5.0"), D("0.0")]  # fmt: skip
-    assert [points_for(worst, v) for v in (0, 0.99, 1, 60, 400)] == [D("10.0"), D("10.0"), D("7.0"), D("0.0"), D("0.0")]
+    assert [points_for(worst, v) for v in (0, 0.99, 1, 60, 90, 400)] == [D("10.0"), D("10.0"), D("8.0"), D("2.0"),
+                                                                      D("0.0"), D("0.0")]  # fmt: skip
     # linear 0 → 0 points, 1 month → 10, half a month → 5, beyond → capped
     assert [points_for(cover, v) for v in (0, 0.5, 1, 3)] == [D("0.0"), D("5.0"), D("10.0"), D("10.0")]
     bands = card.grade_bands
