@@ -48,3 +48,9 @@ def login(page, live_server, username: str, password: str = PASSWORD) -> None:
     page.fill("#id_password", password)
     with page.expect_navigation():
         page.click("button[type=submit]")
+
+
+def switch_language(page, code: str) -> None:
+    """The language menu of the navigation bar ("en" or "zh-hans"); the page reloads."""
+    with page.expect_navigation():
+        page.select_option("#language-form select", code)

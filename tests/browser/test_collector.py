@@ -14,7 +14,7 @@ import pytest
 from django.utils import timezone
 
 from collection.models import Activity, PromiseToPay
-from tests.browser.conftest import ARTIFACTS, PASSWORD, login, needs_chromium
+from tests.browser.conftest import ARTIFACTS, PASSWORD, login, needs_chromium, switch_language
 from tests.factories import CustomerFactory, RegionFactory, UserFactory, make_bill
 
 pytestmark = [pytest.mark.browser, needs_chromium]
@@ -48,11 +48,6 @@ def collectors_area():
 
 def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"collector-{name}.png"), full_page=True)
-
-
-def _switch_language(page, code: str) -> None:
-    with page.expect_navigation():
-        page.select_option("#language-form select", code)
 
 
 def _worklist_rows(page) -> list[str]:
@@ -153,7 +148,7 @@ def test_a_collector_works_todays_list_in_english_and_in_chinese(browser_page, l
         note="Finance manager will pay tomorrow",
     )  # fmt: skip
 
-    _switch_language(page, "zh-hans")
+    switch_language(page, "zh-hans")
     page.goto(f"{live_server.url}/")
     assert page.url.endswith("/collection/worklist/")
     assert page.inner_text("h1") == CHINESE["title"]
@@ -166,7 +161,7 @@ def test_a_collector_works_todays_list_in_english_and_in_chinese(browser_page, l
         note="财务科长说明天付款",
     )  # fmt: skip
 
-    _switch_language(page, "en")
+    switch_language(page, "en")
     page.goto(f"{live_server.url}/")
     assert page.inner_text("h1") == ENGLISH["title"]
     _shot(page, "05-back-in-english")
