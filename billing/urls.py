@@ -7,6 +7,7 @@ app_name = "billing"
 urlpatterns = [
     path("bills/", views.bill_list, name="bill_list"),
     path("bills/export.csv", views.bill_export, name="bill_export"),
+    path("bills/export.xlsx", views.bill_export, {"fmt": "xlsx"}, name="bill_export_xlsx"),
     path("bills/<int:pk>/", views.bill_detail, name="bill_detail"),
     path("bills/<int:pk>/waive/", views.bill_waive, name="bill_waive"),
     path("bills/<int:pk>/adjust/", views.bill_adjust_view, name="bill_adjust"),

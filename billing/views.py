@@ -1,17 +1,18 @@
 """Staff pages for billing. Every bill, payment and statement is reached through the
 customer scope (customers_visible_to), so a guessed URL outside it is a 404."""
 
-import csv
+from operator import attrgetter
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.exports import CSV_CHUNK, Column, export_response
 from core.formatting import money
 from core.pagination import apply_sort, filter_data, paginate
 from core.permissions import require
@@ -27,7 +28,7 @@ from .permissions import (
     can_run_billing,
     can_waive_penalties,
 )
-from .selectors import bills_visible_to, bills_with_balances
+from .selectors import bill_totals, bills_visible_to, bills_with_balances, with_balances
 from .services.bills import bill_adjust, billing_run_start
 from .services.payments import DuplicatePayment, payment_record, payment_reverse, validate_received_at
 from .services.penalties import penalty_waive
@@ -45,14 +46,40 @@ BILL_SORTS = {
 }
 
 
+# Filters a drill-down link may carry that the list's form does not show: kept as hidden fields
+# (so changing a select keeps them) and listed above the table with a link to drop them.
+BILL_DRILL_FILTERS = (
+    "overdue_on", "overdue_days_min", "overdue_days_max", "due_after", "due_before", "issued_after",
+    "issued_before", "region", "industry", "importance", "settlement_mode", "grade", "collector", "kind",
+)  # fmt: skip
+
+BILL_COLUMNS = [
+    Column(gettext_lazy("Bill number"), attrgetter("number")),
+    Column(gettext_lazy("Account number"), attrgetter("customer.account_no")),
+    Column(gettext_lazy("Customer"), attrgetter("customer.name")),
+    Column(gettext_lazy("Period"), attrgetter("period")),
+    Column(gettext_lazy("Issued on"), attrgetter("issued_on")),
+    Column(gettext_lazy("Due on"), attrgetter("due_on")),
+    Column(gettext_lazy("Total"), attrgetter("total")),
+    Column(gettext_lazy("Principal due"), attrgetter("principal_due")),
+    Column(gettext_lazy("Penalty due"), attrgetter("penalty_due")),
+    Column(gettext_lazy("Status"), lambda bill: bill.get_status_display()),
+]
+
+
 def _bills(request):
-    queryset = bills_with_balances(bills_visible_to(request.user)).select_related("customer")
+    queryset = bills_visible_to(request.user).select_related("customer")
     filterset = BillFilterSet(filter_data(request.GET), queryset=queryset, request=request)
-    return filterset, (filterset.qs if filterset.is_bound and filterset.is_valid() else queryset)
+    # Balances after filtering: `overdue_on` puts that day's on the rows, else they are today's.
+    return filterset, with_balances(filterset.qs if filterset.is_bound and filterset.is_valid() else queryset)
 
 
 def bill_list(request):
     filterset, queryset = _bills(request)
+    # Totals of every filtered row (not only the page), to check against the dashboard figure the
+    # list was opened from. Only for a filtered list: the whole ledger's sum helps nobody and
+    # costs a pass over every bill.
+    totals = bill_totals(queryset) if filterset.is_bound and filterset.is_valid() else None
     queryset, sort = apply_sort(request, queryset, BILL_SORTS, "-due_on")
     params = request.GET.copy()
     params.pop("page", None)
@@ -61,44 +88,18 @@ def bill_list(request):
         "page": paginate(request, queryset),
         "sort": sort,
         "querystring": params.urlencode(),
+        "totals": totals,
+        "drill_filters": filterset.drill_filters(BILL_DRILL_FILTERS),
     }
     template = "billing/partials/bill_table.html" if request.htmx else "billing/bill_list.html"
     return render(request, template, context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def bill_export(request):
+def bill_export(request, fmt: str = "csv"):
+    """The filtered list as CSV or Excel, streamed (core.exports); with `overdue_on` the amounts
+    are those unpaid that day, like the list."""
     queryset = _bills(request)[1].order_by("due_on", "id")
-    header = [_("Bill number"), _("Account number"), _("Customer"), _("Period"), _("Issued on"), _("Due on"),
-              _("Total"), _("Principal due"), _("Penalty due"), _("Status")]  # fmt: skip
-
-    def rows():
-        writer = csv.writer(_Echo())
-        yield "\ufeff"
-        yield writer.writerow(header)
-        for bill in queryset.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    bill.number,
-                    bill.customer.account_no,
-                    bill.customer.name,
-                    bill.period,
-                    bill.issued_on,
-                    bill.due_on,
-                    bill.total,
-                    bill.principal_due,
-                    bill.penalty_due,
-                    bill.get_status_display(),
-                ]  # fmt: skip
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="bills.csv"'
-    return response
+    return export_response(fmt, "bills", BILL_COLUMNS, queryset.iterator(chunk_size=CSV_CHUNK))
 
 
 def bill_detail(request, pk: int):

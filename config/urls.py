@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("billing.api.urls")),
     path("", include("collection.api.urls")),
     path("", include("risk.api.urls")),
+    path("", include("dashboards.api.urls")),
 ]
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("collection/", include("collection.urls")),
     path("risk/", include("risk.urls")),
+    path("dashboard/", include("dashboards.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -4,12 +4,26 @@ from django.urls import reverse
 from .roles import Role, user_role
 
 
+def _entry(url_name, label, allowed, role, current):
+    if allowed is not None and role not in allowed:
+        return None
+    return {"url": reverse(url_name), "label": label, "active": current == url_name}
+
+
 def roles(request):
     role = user_role(request.user) if hasattr(request, "user") else None
-    namespace = getattr(getattr(request, "resolver_match", None), "view_name", "") or ""
+    current = getattr(getattr(request, "resolver_match", None), "view_name", "") or ""
     navigation = []
     if role:
-        for url_name, label, allowed in settings.NAVIGATION:
-            if allowed is None or role in allowed:
-                navigation.append({"url": reverse(url_name), "label": label, "active": namespace == url_name})
+        for item in settings.NAVIGATION:
+            if len(item) == 2:  # a dropdown: (label, entries)
+                label, entries = item
+                children = [e for e in (_entry(*entry, role, current) for entry in entries) if e]
+                if len(children) == 1:
+                    navigation.append(children[0])
+                elif children:
+                    active = any(child["active"] for child in children)
+                    navigation.append({"label": label, "children": children, "active": active})
+            elif entry := _entry(*item, role, current):
+                navigation.append(entry)
     return {"user_role": role, "Role": Role, "navigation": navigation}

@@ -33,23 +33,33 @@ def regions_led_by(user: User) -> set[int]:
     return region_subtree_ids(list(Region.objects.filter(leader=user).values_list("id", flat=True)))
 
 
+def visibility_condition(user: User | AnonymousUser) -> Q | None:
+    """The scoping rule as a condition on `region` and `collector`: an empty Q for managers and
+    system accounts, an area leader's subtree, a collector's own customers; None for nothing.
+
+    Written over the two field names rather than a customer queryset so that a table keyed by
+    the same fields (the dashboards' summary, one row per area and collector) is scoped by this
+    very rule instead of a copy of it."""
+    if not user.is_authenticated:
+        return None
+    if user.is_superuser or sees_everything(user):
+        return Q()
+    roles = user_roles(user)
+    condition = None
+    if Role.AREA_LEADER in roles:
+        condition = Q(region_id__in=regions_led_by(user))
+    if Role.COLLECTOR in roles:
+        condition = condition | Q(collector=user) if condition is not None else Q(collector=user)
+    return condition
+
+
 def customers_visible_to(user: User | AnonymousUser) -> QuerySet[Customer]:
     """Customers this user may read: managers and system accounts all, an area leader their
     areas', a collector the customers assigned to them, anyone else none."""
-    queryset = Customer.objects.all()
-    if not user.is_authenticated:
-        return queryset.none()
-    if user.is_superuser or sees_everything(user):
-        return queryset
-    roles = user_roles(user)
-    if Role.AREA_LEADER in roles:
-        region_ids = regions_led_by(user)
-        if Role.COLLECTOR in roles:
-            return queryset.filter(region_id__in=region_ids) | queryset.filter(collector=user)
-        return queryset.filter(region_id__in=region_ids)
-    if Role.COLLECTOR in roles:
-        return queryset.filter(collector=user)
-    return queryset.none()
+    condition = visibility_condition(user)
+    if condition is None:
+        return Customer.objects.none()
+    return Customer.objects.filter(condition)
 
 
 def regions_visible_to(user: User | AnonymousUser) -> QuerySet[Region]:

@@ -7,6 +7,7 @@ app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="list"),
     path("export.csv", views.customer_export, name="export"),
+    path("export.xlsx", views.customer_export, {"fmt": "xlsx"}, name="export_xlsx"),
     path("new/", views.customer_create_view, name="create"),
     # Before the account-number routes: "messages" would also match an account number.
     path("messages/", views_notifications.notification_list, name="notifications"),

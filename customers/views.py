@@ -1,17 +1,20 @@
 """Staff pages of the archive. Every lookup goes through customers_visible_to, so a URL for a
 customer outside the user's scope is a 404, exactly like one that does not exist."""
 
-import csv
+from decimal import Decimal
+from operator import attrgetter
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import StreamingHttpResponse
+from django.db.models import Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
+from core.exports import CSV_CHUNK, Column, export_response
 from core.history import history_entries
 from core.pagination import apply_sort, filter_data, paginate
 from core.permissions import can_edit_archive, can_lead, can_log_contact_work, require
@@ -48,14 +51,47 @@ def _visible_customer(request, account_no: str):
     )
 
 
+# Filters a drill-down link may carry that the list's form does not show (see bill_list).
+CUSTOMER_DRILL_FILTERS = ("in_arrears_on", "clear_on", "grade", "collector", "government_funded")
+
+CUSTOMER_COLUMNS = [
+    Column(gettext_lazy("Account number"), attrgetter("account_no")),
+    Column(gettext_lazy("Name"), attrgetter("name")),
+    Column(gettext_lazy("Unified social credit code"), attrgetter("uscc")),
+    Column(gettext_lazy("Industry"), lambda c: c.get_industry_display()),
+    Column(gettext_lazy("Importance"), lambda c: c.get_importance_display()),
+    Column(gettext_lazy("Area"), attrgetter("region.name")),
+    Column(gettext_lazy("Collector"), lambda c: _person(c.collector)),
+    Column(gettext_lazy("Voltage (kV)"), attrgetter("voltage_kv")),
+    Column(gettext_lazy("Contracted capacity (kVA)"), attrgetter("contracted_capacity_kva")),
+    Column(gettext_lazy("Settlement mode"), lambda c: c.get_settlement_mode_display()),
+    Column(gettext_lazy("Operating status"), lambda c: c.get_operating_status_display()),
+    Column(gettext_lazy("Credit grade"), attrgetter("credit_grade")),
+]  # fmt: skip
+
+
+def _person(user) -> str:
+    return (user.get_full_name() or user.username) if user else ""
+
+
 def _filtered_customers(request):
     queryset = customers_visible_to(request.user).select_related("region", "collector")
     filterset = CustomerFilterSet(filter_data(request.GET), queryset=queryset, request=request)
     return filterset, (filterset.qs if filterset.is_bound and filterset.is_valid() else queryset)
 
 
+def _arrears_day(filterset):
+    """The day of an `in_arrears_on` filter: the list then shows each customer's arrears that day."""
+    return filterset.form.cleaned_data.get("in_arrears_on") if filterset.is_bound and filterset.is_valid() else None
+
+
 def customer_list(request):
     filterset, queryset = _filtered_customers(request)
+    arrears_day = _arrears_day(filterset)
+    # The footer total of every filtered row, to check against the dashboard figure it came from.
+    arrears_total = (
+        (queryset.order_by().aggregate(s=Sum("arrears_as_of"))["s"] or Decimal("0.00")) if arrears_day else None
+    )
     queryset, sort = apply_sort(request, queryset, CUSTOMER_SORTS, "account_no")
     page = paginate(request, queryset)
     params = request.GET.copy()
@@ -67,59 +103,25 @@ def customer_list(request):
         "querystring": params.urlencode(),
         "select_filters": [filterset.form[name] for name in SELECT_FILTERS],
         "can_edit": can_edit_archive(request.user),
+        "drill_filters": filterset.drill_filters(CUSTOMER_DRILL_FILTERS),
+        "arrears_day": arrears_day,
+        "arrears_total": arrears_total,
     }
     template = "customers/partials/customer_table.html" if request.htmx else "customers/customer_list.html"
     return render(request, template, context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def customer_export(request):
-    """CSV of the filtered list, streamed row by row so a large portfolio never sits in memory."""
-    queryset = _filtered_customers(request)[1]
-    header = [
-        _("Account number"),
-        _("Name"),
-        _("Unified social credit code"),
-        _("Industry"),
-        _("Importance"),
-        _("Area"),
-        _("Collector"),
-        _("Voltage (kV)"),
-        _("Contracted capacity (kVA)"),
-        _("Settlement mode"),
-        _("Operating status"),
-        _("Credit grade"),
-    ]
-
-    def rows():
-        writer = csv.writer(_Echo())
-        yield "\ufeff"  # so Excel opens the Chinese names as UTF-8
-        yield writer.writerow(header)
-        for customer in queryset.order_by("account_no").iterator(chunk_size=2000):
-            yield writer.writerow(
-                [
-                    customer.account_no,
-                    customer.name,
-                    customer.uscc,
-                    customer.get_industry_display(),
-                    customer.get_importance_display(),
-                    customer.region.name,
-                    customer.collector.get_full_name() or customer.collector.username if customer.collector else "",
-                    customer.voltage_kv,
-                    customer.contracted_capacity_kva,
-                    customer.get_settlement_mode_display(),
-                    customer.get_operating_status_display(),
-                    customer.credit_grade,
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="customers.csv"'
-    return response
+def customer_export(request, fmt: str = "csv"):
+    """The filtered list as CSV or Excel, streamed row by row (core.exports) so a large portfolio
+    never sits in memory; with `in_arrears_on`, each customer's arrears that day as a last column."""
+    filterset, queryset = _filtered_customers(request)
+    columns = list(CUSTOMER_COLUMNS)
+    arrears_day = _arrears_day(filterset)
+    if arrears_day:
+        heading = _("Arrears on %(day)s") % {"day": arrears_day.isoformat()}
+        columns.append(Column(heading, attrgetter("arrears_as_of")))
+    rows = queryset.order_by("account_no").iterator(chunk_size=CSV_CHUNK)
+    return export_response(fmt, "customers", columns, rows)
 
 
 def customer_detail(request, account_no: str):

@@ -9,11 +9,11 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Max, Q, Sum
+from django.db.models import F, Max, Sum
 from django.utils import timezone
 
 from billing.models import AdjustmentNote, Bill, Forecast, Payment, PaymentAllocation, PenaltyAccrual
-from billing.selectors import bills_with_balances
+from billing.selectors import overdue_bills_as_of
 from customers.models import Customer
 
 from .models import DIMENSIONS, MEASURES, MONEY_MEASURES, ArrearsPosition, ArrearsSummary, SummaryState
@@ -34,17 +34,6 @@ def bucket_of(days: int) -> str:
 def month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:
     first = day.replace(day=1)
     return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-
-
-def overdue_bills_as_of(queryset, as_of: dt.date):
-    """Bills overdue on `as_of` with what was unpaid of them that day (payments and penalty up
-    to and including it) — the same definition the drill-down's bill list uses."""
-    bills = queryset.filter(due_on__lt=as_of, issued_on__lte=as_of)
-    if as_of >= timezone.localdate():
-        bills = bills.exclude(status="paid")  # nothing paid today can be unpaid today
-    return bills_with_balances(bills, before=as_of + dt.timedelta(days=1), penalty_through=as_of).filter(
-        Q(principal_due__gt=0) | Q(penalty_due__gt=0)
-    )
 
 
 def _by_customer(queryset, field: str, value) -> dict[int, Decimal]:

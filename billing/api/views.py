@@ -25,7 +25,7 @@ from billing.permissions import (
     can_run_billing,
     can_waive_penalties,
 )
-from billing.selectors import bills_visible_to, bills_with_balances
+from billing.selectors import bills_visible_to, with_balances
 from billing.services.bills import bill_import, billing_run_start
 from billing.services.payments import DuplicatePayment, payment_record, payment_reverse, validate_received_at
 from billing.services.penalties import penalty_waive
@@ -125,10 +125,14 @@ class BillViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["due_on", "issued_on", "total", "period"]
 
     def get_queryset(self):
-        queryset = bills_with_balances(bills_visible_to(self.request.user)).select_related("customer")
+        queryset = bills_visible_to(self.request.user).select_related("customer")
         if self.action == "retrieve":
             queryset = queryset.prefetch_related("lines", "penalties")
         return queryset.order_by("-issued_on", "id")
+
+    def filter_queryset(self, queryset):
+        # Balances after filtering: `overdue_on` puts that day's on the rows, else they are today's.
+        return with_balances(super().filter_queryset(queryset))
 
     def get_serializer_class(self):
         return BillDetailSerializer if self.action == "retrieve" else BillSerializer
@@ -154,7 +158,7 @@ class BillViewSet(viewsets.ReadOnlyModelViewSet):
             bill = bill_import(**data.validated_data)
         except DjangoValidationError as exc:
             raise as_drf_validation_error(exc) from None
-        bill = self.get_queryset().prefetch_related("lines", "penalties").get(pk=bill.pk)
+        bill = with_balances(self.get_queryset().prefetch_related("lines", "penalties")).get(pk=bill.pk)
         return Response(
             BillDetailSerializer(bill).data, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED
         )
@@ -172,7 +176,7 @@ class BillViewSet(viewsets.ReadOnlyModelViewSet):
             raise as_drf_validation_error(exc) from None
         except DjangoPermissionDenied as exc:
             raise PermissionDenied(str(exc)) from None
-        bill = self.get_queryset().prefetch_related("lines", "penalties").get(pk=bill.pk)
+        bill = with_balances(self.get_queryset().prefetch_related("lines", "penalties")).get(pk=bill.pk)
         return Response(BillDetailSerializer(bill).data)
 
 

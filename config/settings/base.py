@@ -239,23 +239,44 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 # The main menu: (URL name, label, roles that see it or None for every role). Which rows a
 # page shows is still decided by the page's own scoping; this only hides what a role cannot use.
+# The navbar: (URL name, label, roles or None for every role), or a dropdown (label, [entries])
+# shown when any entry in it is; one visible entry shows as a plain link. Grouped so the bar
+# fits a 1280-pixel screen; every URL name stays reachable.
 NAVIGATION = [
     ("collection:worklist", _("Today's work"), None),
     ("billing:yesterday", _("Yesterday"), None),
-    ("collection:notice_review", _("Notices to review"), ["area_leader", "manager"]),
-    ("collection:cutoff_list", _("Cut-off orders"), ["collector", "area_leader", "manager"]),
-    ("collection:arrangement_list", _("Arrangements"), ["collector", "area_leader", "manager"]),
-    ("collection:guarantee_list", _("Guarantees"), ["collector", "area_leader", "manager"]),
-    ("collection:responsibility", _("Recovery"), None),
-    ("risk:alert_list", _("Risk alerts"), ["collector", "area_leader", "manager"]),
-    ("customers:list", _("Customers"), None),
-    ("risk:score_list", _("Credit grades"), None),
-    ("billing:bill_list", _("Bills"), None),
-    ("billing:payment_list", _("Payments"), None),
-    ("billing:runs", _("Billing runs"), ["manager", "system"]),
-    ("billing:reading_upload", _("Upload readings"), ["manager", "system"]),
-    ("billing:control_commands", _("Control commands"), ["manager", "area_leader"]),
-    ("customers:notifications", _("Messages"), ["area_leader", "manager"]),
+    # Collectors may open the dashboard for their own figures (it scopes like every list); the
+    # entry is for leaders and managers, whose work it is (DESIGN.md "Dashboards").
+    ("dashboards:arrears", _("Dashboard"), ["area_leader", "manager"]),
+    (
+        _("Collections"),
+        [
+            ("collection:notice_review", _("Notices to review"), ["area_leader", "manager"]),
+            ("collection:cutoff_list", _("Cut-off orders"), ["collector", "area_leader", "manager"]),
+            ("collection:arrangement_list", _("Arrangements"), ["collector", "area_leader", "manager"]),
+            ("collection:guarantee_list", _("Guarantees"), ["collector", "area_leader", "manager"]),
+            ("collection:responsibility", _("Recovery"), None),
+            ("customers:notifications", _("Messages"), ["area_leader", "manager"]),
+        ],
+    ),
+    (
+        _("Customers"),
+        [
+            ("customers:list", _("Customers"), None),
+            ("risk:score_list", _("Credit grades"), None),
+            ("risk:alert_list", _("Risk alerts"), ["collector", "area_leader", "manager"]),
+        ],
+    ),
+    (
+        _("Billing"),
+        [
+            ("billing:bill_list", _("Bills"), None),
+            ("billing:payment_list", _("Payments"), None),
+            ("billing:runs", _("Billing runs"), ["manager", "system"]),
+            ("billing:reading_upload", _("Upload readings"), ["manager", "system"]),
+            ("billing:control_commands", _("Control commands"), ["manager", "area_leader"]),
+        ],
+    ),
     ("swagger-ui", _("API"), ["manager", "system"]),
 ]
 
@@ -270,6 +291,10 @@ CUSTOMER_PAGE_PANELS = [
     ("collection:cutoff_panel", _("Cut-off orders")),
     ("collection:agreements_panel", _("Agreements: payment arrangements and guarantees")),
 ]
+
+# The archive's customer list filters by arrears on a date (`in_arrears_on`, `clear_on`, the
+# dashboards' drill-down); the figures are billing's, a floor above, so it names the selector.
+CUSTOMER_ARREARS_AS_OF = "billing.selectors.customers_with_arrears_as_of"
 
 # The embedded SQLite cannot enforce a unique constraint over a nullable column; PostgreSQL
 # does, and the summary writer replaces a date's rows as a whole on both.

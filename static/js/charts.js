@@ -1,5 +1,5 @@
 /* GridCollect charts: any <canvas data-chart="ID"> with a <script type="application/json" id="ID">
-   holding {labels, datasets, yLabel} is drawn with the vendored Chart.js, on page load and
+   holding {labels, datasets, scales, indexAxis, links} is drawn with the vendored Chart.js, on page load and
    after htmx swaps a panel in. Each chart sits next to a table with the same numbers. */
 (function () {
   function draw(root) {
@@ -16,9 +16,15 @@
         options: {
           responsive: true,
           maintainAspectRatio: false,
+          indexAxis: spec.indexAxis || "x",
           interaction: { mode: "index", intersect: false },
           scales: spec.scales || {},
           plugins: { legend: { position: "bottom" } },
+          // Optional {links: [url per label]}: a click on a bar opens the list behind it (the
+          // same links are in the table next to the chart, for keyboards and screen readers).
+          onClick: spec.links ? function (event, elements) {
+            if (elements.length && spec.links[elements[0].index]) window.location.href = spec.links[elements[0].index];
+          } : undefined,
         },
       });
     });

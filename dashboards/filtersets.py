@@ -1,0 +1,95 @@
+"""The dashboard's filters, shared by the page, its exports and the API (STYLE.md: one FilterSet).
+
+The dimensions are the archive's (`CustomerDimensionFilterSet`), under the same parameter names
+as the customer and bill lists, so a figure's drill-down link simply carries them over."""
+
+import datetime as dt
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from collection.models import CutoffOrder
+from customers.filtersets import GRADE_NONE, CustomerDimensionFilterSet
+
+from .models import ArrearsSummary
+
+DIMENSION_FILTERS = ("region", "industry", "grade", "importance", "settlement_mode", "collector")
+
+
+class ArrearsSummaryFilterSet(CustomerDimensionFilterSet):
+    """Summary rows of one date (`as_of`, default the latest) and the chosen dimensions. The
+    queryset it is given is already scoped (`dashboards.selectors.summary_visible_to`)."""
+
+    as_of = django_filters.DateFilter(
+        method="filter_as_of", label=_("As of (a date with a summary; default the latest)")
+    )
+
+    class Meta:
+        model = ArrearsSummary
+        fields = ["as_of", *DIMENSION_FILTERS]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A handful of dates (today and the month-ends of the trend), newest first.
+        self.available_dates: list[dt.date] = list(
+            ArrearsSummary.objects.order_by("-as_of").values_list("as_of", flat=True).distinct()
+        )
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        day = self.form.cleaned_data.get("as_of") if valid else None
+        if day and day not in self.available_dates:
+            dates = ", ".join(d.isoformat() for d in self.available_dates[:14]) or "—"
+            self.form.add_error(
+                "as_of", _("No summary for %(day)s; available: %(dates)s.") % {"day": day, "dates": dates}
+            )
+            return False
+        return valid
+
+    @property
+    def as_of_date(self) -> dt.date | None:
+        chosen = self.form.cleaned_data.get("as_of") if self.is_valid() else None
+        return chosen or (self.available_dates[0] if self.available_dates else None)
+
+    def filter_as_of(self, queryset, name, value):
+        return queryset  # the date is applied by `qs`, so `every_date_qs` can leave it out
+
+    def filter_grade(self, queryset, name, value):
+        # The summary keeps the grade in `grade` ("" for none), not the archive's `credit_grade`.
+        return queryset.filter(grade__in=["" if grade == GRADE_NONE else grade for grade in value])
+
+    @property
+    def every_date_qs(self):
+        """The chosen dimensions on every date (the 13-month trend)."""
+        return super().qs
+
+    @property
+    def qs(self):
+        day = self.as_of_date
+        return self.every_date_qs.filter(as_of=day) if day else self.every_date_qs.none()
+
+    def dimensions(self) -> dict[str, list[str]]:
+        """The dimension filters as given, for drill-down links (same names on every list)."""
+        if self.data is None:
+            return {}
+        return {name: values for name in DIMENSION_FILTERS if (values := [v for v in self.data.getlist(name) if v])}
+
+    def filter_rows(self, queryset):
+        """Apply the dimension filters to another table with the summary's fields (the per-customer
+        positions behind the top-debtor list)."""
+        cleaned = self.form.cleaned_data
+        for name in DIMENSION_FILTERS:
+            value = cleaned.get(name)
+            if value not in (None, "", []):
+                queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
+
+class CutoffDimensionFilterSet(CustomerDimensionFilterSet):
+    """The same dimensions on cut-off orders (through their customer), for the dashboard's list."""
+
+    customer_path = "customer__"
+
+    class Meta:
+        model = CutoffOrder
+        fields = list(DIMENSION_FILTERS)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "dashboards"
+
+urlpatterns = [
+    path("", views.arrears_dashboard, name="arrears"),
+    path("refresh/", views.refresh, name="refresh"),
+    path("export/<slug:table>.<slug:fmt>", views.export, name="export"),
+]
