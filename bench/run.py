@@ -5,8 +5,8 @@
     scripts/testenv.py --require-services -- .venv/bin/python bench/run.py
     scripts/testenv.py --require-services -- .venv/bin/python bench/run.py readings billing payments
 
-Names: seed, api, readings, billing, payments (default: all, in that order). Sections of
-benchmarks not run this time are kept from the existing docs/BENCHMARKS.md.
+Names: seed, api, readings, billing, payments, daily, dunning, worklist, risk (default:
+all, in that order). Sections of benchmarks not run this time are kept from the existing docs/BENCHMARKS.md.
 
 DATABASE_URL must name a PostgreSQL server on this machine (scripts/testenv.py starts a throwaway
 one). A database `gridcollect_bench` is (re)created on that server, migrated and used for every
@@ -35,10 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.api import bench_customer_list_api  # noqa: E402
 from bench.billing import bench_billing_run  # noqa: E402
+from bench.collection import bench_dunning, bench_worklist  # noqa: E402
 from bench.common import BenchContext, machine, table  # noqa: E402
 from bench.daily import bench_daily_and_prepaid  # noqa: E402
 from bench.payments import bench_payment_api  # noqa: E402
 from bench.readings import bench_readings_ingest  # noqa: E402
+from bench.risk import bench_scoring  # noqa: E402
 from bench.seed import archive_only, bench_seed_demo  # noqa: E402
 
 BENCH_DATABASE = "gridcollect_bench"
@@ -51,6 +53,9 @@ BENCHMARKS: dict[str, Callable[[BenchContext], str]] = {
     "billing": bench_billing_run,
     "payments": bench_payment_api,
     "daily": bench_daily_and_prepaid,
+    "dunning": bench_dunning,
+    "worklist": bench_worklist,
+    "risk": bench_scoring,
 }
 SECTION = re.compile(r"^## (\d+)\. ", re.MULTILINE)
 
@@ -121,8 +126,8 @@ def _document(ctx: BenchContext, sections: list[str], facts: dict[str, str], pre
         f"{' --no-history' if archive_only() else ''}` "
         "(customers.demo): a company with 3–4 districts of 2–4 areas each, customers across every industry, "
         "1–3 meter points and 1–3 contacts per customer, a year of service visits, and the demo staff "
-        "(a manager, one leader per area, a collector per about 40 customers). Benchmarks 3–5 add readings, "
-        "tariff assignments, bills and payments to it, as each section says.",
+        "(a manager, one leader per area, a collector per about 40 customers). Benchmarks 3–5 and 7–11 add "
+        "readings, tariff assignments, bills, payments, statistics and arrears to it, as each section says.",
     ]
     return "\n\n".join(header + [merged[n] for n in sorted(merged)]) + "\n"
 
