@@ -25,6 +25,7 @@ class BenchContext:
     runs: int = 3  # repetitions of the timed runs whose median is quoted (benchmarks 3 and 4)
     payment_requests: int = 2000  # payments posted by benchmark 5's concurrent phase
     payment_clients: int = 20
+    dashboard_customers: int = 100_000  # the province-size portfolio of benchmarks 13 and 14
     facts: dict = field(default_factory=dict)
 
 

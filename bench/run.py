@@ -5,7 +5,7 @@
     scripts/testenv.py --require-services -- .venv/bin/python bench/run.py
     scripts/testenv.py --require-services -- .venv/bin/python bench/run.py readings billing payments
 
-Names: seed, api, readings, billing, payments, daily, dunning, worklist, risk (default:
+Names: seed, api, readings, billing, payments, daily, dunning, worklist, risk, dashboard (default:
 all, in that order). Sections of benchmarks not run this time are kept from the existing docs/BENCHMARKS.md.
 
 DATABASE_URL must name a PostgreSQL server on this machine (scripts/testenv.py starts a throwaway
@@ -38,6 +38,7 @@ from bench.billing import bench_billing_run  # noqa: E402
 from bench.collection import bench_dunning, bench_worklist  # noqa: E402
 from bench.common import BenchContext, machine, table  # noqa: E402
 from bench.daily import bench_daily_and_prepaid  # noqa: E402
+from bench.dashboard import bench_dashboard  # noqa: E402
 from bench.payments import bench_payment_api  # noqa: E402
 from bench.readings import bench_readings_ingest  # noqa: E402
 from bench.risk import bench_scoring  # noqa: E402
@@ -56,6 +57,7 @@ BENCHMARKS: dict[str, Callable[[BenchContext], str]] = {
     "dunning": bench_dunning,
     "worklist": bench_worklist,
     "risk": bench_scoring,
+    "dashboard": bench_dashboard,
 }
 SECTION = re.compile(r"^## (\d+)\. ", re.MULTILINE)
 
@@ -127,7 +129,8 @@ def _document(ctx: BenchContext, sections: list[str], facts: dict[str, str], pre
         "(customers.demo): a company with 3–4 districts of 2–4 areas each, customers across every industry, "
         "1–3 meter points and 1–3 contacts per customer, a year of service visits, and the demo staff "
         "(a manager, one leader per area, a collector per about 40 customers). Benchmarks 3–5 and 7–11 add "
-        "readings, tariff assignments, bills, payments, statistics and arrears to it, as each section says.",
+        "readings, tariff assignments, bills, payments, statistics and arrears to it, as each section says. "
+        "Benchmarks 13 and 14 load a province-size portfolio of their own into a database of its own.",
     ]
     return "\n\n".join(header + [merged[n] for n in sorted(merged)]) + "\n"
 
@@ -144,6 +147,12 @@ def main() -> int:
         "--payment-requests", type=int, default=2000, help="payments posted by the concurrent phase (default 2000)"
     )
     parser.add_argument("--payment-clients", type=int, default=20, help="concurrent payment clients (default 20)")
+    parser.add_argument(
+        "--dashboard-customers",
+        type=int,
+        default=100_000,
+        help="customers of the province-size portfolio of the dashboard benchmark (default 100000)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run: {', '.join(BENCHMARKS)}")
     args = parser.parse_args()
@@ -190,6 +199,7 @@ def main() -> int:
             runs=max(1, args.runs),
             payment_requests=args.payment_requests,
             payment_clients=args.payment_clients,
+            dashboard_customers=args.dashboard_customers,
         )
         if "seed" not in names:
             print("bench: loading the demo portfolio (not timed) ...", file=sys.stderr, flush=True)

@@ -887,30 +887,15 @@ def _history_write(customers: list[Customer], *, seed: int, months: int, today: 
     result.seconds["tariffs and behaviours"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    meters_by_customer: dict[int, list[MeterPoint]] = defaultdict(list)
-    for meter in MeterPoint.objects.filter(customer__in=customers, active=True).order_by("customer_id", "meter_no"):
-        meters_by_customer[meter.customer_id].append(meter)
-
-    def batches() -> Iterator[tuple[MeterPoint, Iterator[tuple]]]:
-        for customer in customers:
-            meters = meters_by_customer.get(customer.pk, [])
-            if not meters:
-                continue
-            rng = _stream(seed, f"load:{customer.account_no}")
-            behaviour = behaviours.get(customer.pk)
-            # The first day of the month whose bill the customer no longer pays in full.
-            trouble_index = min(behaviour.trouble_from if behaviour else months, months - 1)
-            trouble = _add_months(periods[trouble_index][1], -1)
-            profile = _profile(customer, rng, behaviour, trouble, periods[-1][1] - timedelta(days=1))
-            shares = _meter_shares(meters, profile, rng)
-            days = _customer_days(profile, readings_from, yesterday, rng)
-            for meter, share in zip(meters, shares, strict=True):
-                # A meter installed during the history is read from its installation day.
-                first = max(readings_from, meter.installed_on or readings_from)
-                result.meters_read += 1
-                yield meter, _meter_rows(meter, share, [d for d in days if d[0] >= first], rng)
-
-    result.readings = _readings_load(batches(), today)
+    result.readings = _readings_write(
+        customers,
+        behaviours=behaviours,
+        periods=periods,
+        seed=seed,
+        readings_from=readings_from,
+        today=today,
+        result=result,
+    )
     _statistics_refresh()
     result.seconds["readings"] = time.perf_counter() - started
 
@@ -943,20 +928,75 @@ def _history_write(customers: list[Customer], *, seed: int, months: int, today: 
     return result
 
 
+def _readings_write(
+    customers: list[Customer],
+    *,
+    behaviours: dict[int, _Behaviour],
+    periods: list[tuple[str, date]],
+    seed: int,
+    readings_from: date,
+    today: date,
+    result: DemoHistoryResult,
+) -> int:
+    """Daily readings from `readings_from` to yesterday for every meter in service of the
+    customers, from each one's load shape (which follows its payment behaviour). Returns the
+    readings stored; counts the meters read in `result`."""
+    yesterday = today - timedelta(days=1)
+    meters_by_customer: dict[int, list[MeterPoint]] = defaultdict(list)
+    for meter in MeterPoint.objects.filter(customer__in=customers, active=True).order_by("customer_id", "meter_no"):
+        meters_by_customer[meter.customer_id].append(meter)
+
+    def batches() -> Iterator[tuple[MeterPoint, Iterator[tuple]]]:
+        for customer in customers:
+            meters = meters_by_customer.get(customer.pk, [])
+            if not meters:
+                continue
+            rng = _stream(seed, f"load:{customer.account_no}")
+            behaviour = behaviours.get(customer.pk)
+            end = periods[-1][1] - timedelta(days=1)
+            profile = _profile(customer, rng, behaviour, _trouble_day(behaviour, periods), end)
+            shares = _meter_shares(meters, profile, rng)
+            days = _customer_days(profile, readings_from, yesterday, rng)
+            for meter, share in zip(meters, shares, strict=True):
+                # A meter installed during the history is read from its installation day.
+                first = max(readings_from, meter.installed_on or readings_from)
+                result.meters_read += 1
+                yield meter, _meter_rows(meter, share, [d for d in days if d[0] >= first], rng)
+
+    return _readings_load(batches(), today)
+
+
+def _trouble_day(behaviour: _Behaviour | None, periods: list[tuple[str, date]]) -> date:
+    """The first day of the month whose bill the customer no longer pays in full."""
+    months = len(periods)
+    trouble_index = min(behaviour.trouble_from if behaviour else months, months - 1)
+    return _add_months(periods[trouble_index][1], -1)
+
+
 STATISTICS_DAYS = 90  # the customer page's chart
 FORECAST_DAYS = 30
 PREPAID_DAYS = 30
 
 
-def _daily_history(customers: list[Customer], *, seed: int, today: date, result: DemoHistoryResult) -> None:
+def _daily_history(
+    customers: list[Customer],
+    *,
+    seed: int,
+    today: date,
+    result: DemoHistoryResult,
+    statistics_days: int = STATISTICS_DAYS,
+    forecast_days: int = FORECAST_DAYS,
+    instalments: bool = True,
+) -> None:
     """The last months as the daily jobs would have left them: statistics for 90 days,
     forecasts for 30, prepaid accounts run down and topped up over 30 days (with their warnings,
-    trips and escalations), and the current period's instalments."""
+    trips and escalations), and the current period's instalments (which are issued for every
+    instalment customer in the database: `instalments=False` leaves them out)."""
     yesterday = today - timedelta(days=1)
     ids = [c.pk for c in customers]
     scope = Customer.objects.filter(id__in=ids)
-    daily_stats_compute(first_day=yesterday - timedelta(days=STATISTICS_DAYS - 1), last_day=yesterday, customers=scope)
-    for offset in range(FORECAST_DAYS - 1, -1, -1):
+    daily_stats_compute(first_day=yesterday - timedelta(days=statistics_days - 1), last_day=yesterday, customers=scope)
+    for offset in range(forecast_days - 1, -1, -1):
         forecasts_run(day=yesterday - timedelta(days=offset), customers=scope)
 
     prepaid = [c for c in customers if c.settlement_mode in PREPAID_MODES]
@@ -998,7 +1038,7 @@ def _daily_history(customers: list[Customer], *, seed: int, today: date, result:
         prepaid_run(day=day)
 
     instalment_customers = [c for c in customers if c.settlement_mode == "instalments"]
-    if instalment_customers:
+    if instalments and instalment_customers:
         _label, start, _end = billing_period_of(today, READING_DAY_MONTH_END)
         day = start - timedelta(days=5)
         while day <= today:

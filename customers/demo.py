@@ -522,8 +522,9 @@ def _area_details() -> dict[str, tuple[str, str, str | None]]:
     }
 
 
-def _regions_ensure(seed: int) -> tuple[list[_Area], int]:
-    """The demo tree: the existing one when the company region is there, else a new one."""
+def _regions_ensure(seed: int, every_area: bool = False) -> tuple[list[_Area], int]:
+    """The demo tree: the existing one when the company region is there, else a new one (of
+    3–4 districts with 2–4 areas each, or with every district and area of the pool)."""
     rng = _stream(seed, "regions")
     details = _area_details()
     company = Region.objects.filter(code=COMPANY_CODE).first()
@@ -532,12 +533,16 @@ def _regions_ensure(seed: int) -> tuple[list[_Area], int]:
         company = Region.objects.create(code=COMPANY_CODE, name=f"{CITY}供电公司", kind=RegionKindChoices.COMPANY)
         created += 1
         chosen = sorted(rng.sample(range(len(_DISTRICTS)), rng.randint(3, 4)))
+        if every_area:
+            chosen = list(range(len(_DISTRICTS)))
         for d_index, pool_index in enumerate(chosen, start=1):
             name, _, _, area_pool = _DISTRICTS[pool_index]
             district = Region.objects.create(
                 code=f"D{d_index:02d}", name=name, kind=RegionKindChoices.DISTRICT, parent=company
             )
             picked = sorted(rng.sample(range(len(area_pool)), rng.randint(2, 4)))
+            if every_area:
+                picked = list(range(len(area_pool)))
             Region.objects.bulk_create(
                 Region(
                     code=f"D{d_index:02d}A{a_index:02d}",
@@ -818,7 +823,9 @@ def _next_username(prefix: str, taken: set[str]) -> str:
     raise AssertionError("unreachable")
 
 
-def _users_ensure(*, seed: int, areas: list[_Area], new_per_area: Counter) -> _Staff:
+def _users_ensure(
+    *, seed: int, areas: list[_Area], new_per_area: Counter, per_collector: int = CUSTOMERS_PER_COLLECTOR
+) -> _Staff:
     rng = _stream(seed, "users")
     password = make_password(DEMO_PASSWORD)  # hashed once: hashing per user would take minutes
     taken = set(User.objects.values_list("username", flat=True))
@@ -855,7 +862,7 @@ def _users_ensure(*, seed: int, areas: list[_Area], new_per_area: Counter) -> _S
         leader_by_area[area.region.pk] = area.region.leader
 
     # Each area's collectors are those already serving its customers; more are added to keep
-    # about one collector per 40 customers and at least two per area.
+    # about one collector per `per_collector` customers (40 by default) and at least two per area.
     existing = list(
         Customer.objects.filter(region__in=[area.region for area in areas], collector__groups__name=Role.COLLECTOR)
         .values("region_id", "collector_id")
@@ -872,7 +879,7 @@ def _users_ensure(*, seed: int, areas: list[_Area], new_per_area: Counter) -> _S
         region_id = area.region.pk
         current = [existing_users[pk] for pk in sorted(serving[region_id])]
         total = sum(serving[region_id].values()) + new_per_area[region_id]
-        wanted = max(MIN_COLLECTORS_PER_AREA, round(total / CUSTOMERS_PER_COLLECTOR))
+        wanted = max(MIN_COLLECTORS_PER_AREA, round(total / per_collector))
         while len(current) < wanted:
             current.append(new_user(_next_username("collector", taken), Role.COLLECTOR))
         collectors_by_area[region_id] = current
@@ -1036,11 +1043,28 @@ def _visits_plan(seed: int, planned: list[_Planned], staff: _Staff | None, today
 # The service
 # ---------------------------------------------------------------------------------------------
 def demo_portfolio_seed(
-    *, customers: int, seed: int, with_users: bool = True, today: date | None = None
+    *,
+    customers: int,
+    seed: int,
+    with_users: bool = True,
+    today: date | None = None,
+    customers_per_collector: int = CUSTOMERS_PER_COLLECTOR,
+    every_area: bool = False,
 ) -> DemoSeedResult:
-    """Create `customers` demo customers with meters, contacts and visits (and the demo users)."""
+    """Create `customers` demo customers with meters, contacts and visits (and the demo users).
+
+    A province-size portfolio (`seed_demo --scale`) asks for `every_area` of the district pool
+    (6 districts, 30 areas) when the demo tree is new, and a collector per a few hundred
+    customers instead of 40, as a provincial company staffs its large-customer teams."""
     with transaction.atomic():
-        result = _portfolio_write(customers=customers, seed=seed, with_users=with_users, today=today)
+        result = _portfolio_write(
+            customers=customers,
+            seed=seed,
+            with_users=with_users,
+            today=today,
+            per_collector=customers_per_collector,
+            every_area=every_area,
+        )
     if customers:
         _statistics_refresh()
     return result
@@ -1057,15 +1081,22 @@ def _statistics_refresh() -> None:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
-def _portfolio_write(*, customers: int, seed: int, with_users: bool, today: date | None) -> DemoSeedResult:
+def _portfolio_write(
+    *, customers: int, seed: int, with_users: bool, today: date | None, per_collector: int, every_area: bool
+) -> DemoSeedResult:
     today = today or timezone.localdate()
     result = DemoSeedResult()
-    areas, result.regions_created = _regions_ensure(seed)
+    areas, result.regions_created = _regions_ensure(seed, every_area)
     planned = _customers_plan(seed=seed, count=customers, areas=areas, today=today)
 
     staff = None
     if with_users:
-        staff = _users_ensure(seed=seed, areas=areas, new_per_area=Counter(p.area.region.pk for p in planned))
+        staff = _users_ensure(
+            seed=seed,
+            areas=areas,
+            new_per_area=Counter(p.area.region.pk for p in planned),
+            per_collector=per_collector,
+        )
         _assign_collectors(planned, staff)
         result.users_created = staff.created
 

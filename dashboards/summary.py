@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
 
@@ -122,6 +122,25 @@ def _write_summary(as_of: dt.date, grouped: dict[tuple, dict]) -> int:
     return len(rows)
 
 
+def _summary_from_positions(as_of: dt.date) -> int:
+    """Replace the date's summary with the stored positions grouped, in one INSERT … SELECT: for a
+    province (100,000 positions, some 40,000 combinations) reading them into Python and writing
+    the rows back with bulk_create took most of a refresh's 10 s."""
+    ArrearsSummary.objects.filter(as_of=as_of).delete()
+    quote = connection.ops.quote_name
+    dims = ", ".join(quote(ArrearsPosition._meta.get_field(d).column) for d in DIMENSIONS)
+    measures = [quote(ArrearsPosition._meta.get_field(m).column) for m in MEASURES]
+    sums = ", ".join(f"SUM({m})" for m in measures)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(ArrearsSummary._meta.db_table)} "
+            f"({quote(ArrearsSummary._meta.get_field('as_of').column)}, {dims}, {', '.join(measures)}) "
+            f"SELECT %s, {dims}, {sums} FROM {quote(ArrearsPosition._meta.db_table)} GROUP BY {dims}",
+            [as_of],
+        )
+        return cursor.rowcount
+
+
 def _position_row(cid: int, as_of: dt.date, position: dict) -> ArrearsPosition:
     values = {("region_id" if k == "region" else "collector_id" if k == "collector" else k): v
               for k, v in position.items()}  # fmt: skip
@@ -149,6 +168,7 @@ def summary_rebuild(*, as_of: dt.date | None = None, keep_positions: bool | None
         state.rebuilt_at = state.refreshed_at = timezone.now()
         state.customers_refreshed = len(computed)
         state.save()
+        return _summary_from_positions(as_of)
     return _write_summary(as_of, group(computed.values()))
 
 
@@ -181,12 +201,7 @@ def summary_refresh() -> int:
         computed = positions(Customer.objects.filter(pk__in=ids), today)
         ArrearsPosition.objects.filter(customer_id__in=ids).delete()
         ArrearsPosition.objects.bulk_create([_position_row(c, today, p) for c, p in computed.items()], batch_size=2000)
-        stored = ArrearsPosition.objects.values("customer_id", *[f"{d}_id" if d in ("region", "collector") else d
-                                                                  for d in DIMENSIONS], *MEASURES)  # fmt: skip
-        rows = (
-            {**r, "region": r["region_id"], "collector": r["collector_id"]} for r in stored.iterator(chunk_size=5000)
-        )
-        _write_summary(today, group(rows))
+        _summary_from_positions(today)
     state.watermark, state.accrual_watermark, state.refreshed_at = watermark, accrual_mark, timezone.now()
     state.customers_refreshed = len(ids)
     state.save()

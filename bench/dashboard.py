@@ -1,0 +1,618 @@
+"""Benchmarks 13 and 14: a province-size portfolio loaded by `seed_demo --scale`, and the managers'
+dashboards on it (the arrears summary's rebuild and refresh, the page and its API under 20 users,
+the bill list's CSV export), on PostgreSQL.
+
+They run in a database of their own on the benchmark server, so the 100,000 customers neither
+slow the other benchmarks nor meet their TRUNCATEs; it is dropped afterwards. The measuring
+functions take their sizes as arguments, so tests/bench runs them on a tiny portfolio.
+"""
+
+import datetime as dt
+import http.client
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from io import StringIO
+from urllib.parse import urlsplit, urlunsplit
+
+from .api import HOST, WORKERS, gunicorn
+from .common import BenchContext, Figure, Latencies, median, table
+
+DATABASE = "gridcollect_bench_dashboard"
+TARGET_SEED_SECONDS = 15 * 60
+TARGET_P95_MS = 150
+TARGET_REFRESH_SECONDS = 10
+TARGET_REBUILD_SECONDS = 120
+TARGET_EXPORT_MB = 300
+PAYMENTS_PER_DAY = 3_000
+USERS = 20  # concurrent dashboard users
+THINK_SECONDS = (0.5, 1.5)  # a user's pause between two requests (uniform): about one request a second each
+REQUESTS_PER_USER = 30
+SEQUENTIAL_REQUESTS = 100
+WARM_UP_REQUESTS = 20
+EXPORT_BILLS = 100_000
+PAGE_PATH = "/dashboard/"
+API_PATH = "/api/v1/dashboard/arrears/?group_by=region"
+EXPORT_PATH = "/billing/bills/export.csv"
+
+# Runs in a child process on the benchmark's database: the export as a manager sees it, its
+# streamed body read and counted, then the process's peak memory. argv: path, "trace" or "rss".
+_EXPORT_SNIPPET = """
+import json, resource, sys, time, tracemalloc
+import django
+django.setup()
+from django.contrib.auth.models import User
+from django.test import Client
+client = Client(HTTP_HOST="127.0.0.1")
+client.force_login(User.objects.get(username="manager"), backend="django.contrib.auth.backends.ModelBackend")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if sys.argv[2] == "trace":
+    tracemalloc.start()
+started = time.perf_counter()
+response = client.get(sys.argv[1])
+size = lines = 0
+for part in response.streaming_content:
+    size += len(part)
+    lines += part.count(b"\\n")
+seconds = time.perf_counter() - started
+peak = tracemalloc.get_traced_memory()[1] if sys.argv[2] == "trace" else 0
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"status": response.status_code, "streaming": response.streaming, "bytes": size, "lines": lines,
+                  "seconds": seconds, "rss_before_kb": before, "rss_peak_kb": after, "traced_peak": peak}))
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# The database of its own
+# ---------------------------------------------------------------------------------------------
+@contextmanager
+def own_database(name: str = DATABASE) -> Iterator[None]:
+    """Point Django's default connection (and DATABASE_URL, which gunicorn and child processes
+    read) at a new, migrated database `name` on the same server; drop it afterwards."""
+    import psycopg
+    from django.core.management import call_command
+    from django.db import connections
+
+    server_url = os.environ["DATABASE_URL"]
+    own_url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+    def recreate(drop_only: bool = False) -> None:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if not drop_only:
+                admin.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0")
+
+    connection = connections["default"]
+    original = connection.settings_dict["NAME"]
+    recreate()
+    connection.close()
+    connection.settings_dict["NAME"] = name
+    os.environ["DATABASE_URL"] = own_url
+    try:
+        call_command("migrate", verbosity=0, interactive=False)
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = original
+        os.environ["DATABASE_URL"] = server_url
+        recreate(drop_only=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmark 13: the load
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class SeedFigures:
+    seconds: float
+    archive_seconds: float | None
+    phases: dict[str, float]
+    counts: dict[str, int]
+    behaviours: Counter
+    grades: Counter
+    output: str
+
+
+_PHASES = re.compile(r"^Phases: (.*)$", re.MULTILINE)
+_ARCHIVE = re.compile(r"users created in ([\d.]+) s")
+
+
+def seed_measure(*, customers: int, seed: int) -> SeedFigures:
+    """`manage.py seed_demo --scale <customers>` in-process, timed, and what it wrote."""
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db.models import Count
+
+    from billing.models import Bill, BillLine, Forecast, MeterReading, Payment, PaymentAllocation, PenaltyAccrual
+    from customers.models import Customer, Region
+
+    out = StringIO()
+    started = time.perf_counter()
+    call_command("seed_demo", scale=customers, seed=seed, stdout=out)
+    seconds = time.perf_counter() - started
+    text = out.getvalue()
+    phases = {}
+    if found := _PHASES.search(text):
+        phases = {name: float(value) for name, value in re.findall(r"(.+?) ([\d.]+) s(?:, |$)", found.group(1))}
+    archive = _ARCHIVE.search(text)
+    counts = {
+        "customers": Customer.objects.count(),
+        "areas": Region.objects.filter(kind="area").count(),
+        "collectors": User.objects.filter(groups__name="collector").count(),
+        "area leaders": User.objects.filter(groups__name="area_leader").count(),
+        "bills": Bill.objects.count(),
+        "bill lines": BillLine.objects.count(),
+        "payments": Payment.objects.count(),
+        "allocations": PaymentAllocation.objects.count(),
+        "penalty days": PenaltyAccrual.objects.count(),
+        "customers read": MeterReading.objects.values("meter__customer").distinct().count(),
+        "readings": MeterReading.objects.count(),
+        "forecasts": Forecast.objects.count(),
+    }
+    grades = Counter(
+        dict(
+            Customer.objects.order_by()
+            .values_list("credit_grade")
+            .annotate(n=Count("id"))
+            .values_list("credit_grade", "n")
+        )
+    )
+    behaviours = Counter()
+    if found := re.search(r"Payment behaviour of the [\d,]+ billed customers: (.*)$", text, re.MULTILINE):
+        for part in found.group(1).split(", "):
+            name, _, value = part.rpartition(" ")
+            behaviours[name] = int(value)
+    return SeedFigures(seconds, float(archive.group(1)) if archive else None, phases, counts, behaviours, grades, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Benchmark 14: the summary, live figures, the page and API, the export
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class SummaryFigures:
+    rebuild: list[float] = field(default_factory=list)
+    rebuild_rows: int = 0
+    history: float = 0.0
+    history_days: dict[dt.date, float] = field(default_factory=dict)
+    imports: list[float] = field(default_factory=list)  # seconds of each day's payment import (not the target)
+    imported: list[int] = field(default_factory=list)
+    refresh: list[float] = field(default_factory=list)
+    refreshed: list[int] = field(default_factory=list)  # customers recomputed by each refresh
+    live: list[float] = field(default_factory=list)  # positions over every customer, grouped
+    live_matches: bool | None = None
+    mismatches: list[str] = field(default_factory=list)
+
+
+def summary_measure(*, runs: int, payments: int, seed: int, budget: float, history: bool = True) -> SummaryFigures:
+    """The full rebuild for today (`runs` times), the 13 month-ends once, `runs` days of payments each
+    followed by a refresh, and the live computation the summary stands for, checked against it."""
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from billing.demo_scale import demo_payments_import
+    from customers.models import Customer
+    from dashboards import summary as summary_module
+    from dashboards.models import MEASURES, ArrearsSummary
+
+    figures = SummaryFigures()
+    deadline = time.perf_counter() + budget
+    for _ in range(runs):
+        started = time.perf_counter()
+        figures.rebuild_rows = summary_module.summary_rebuild()
+        figures.rebuild.append(time.perf_counter() - started)
+        if time.perf_counter() > deadline:
+            break
+    if history:
+        rebuild = summary_module.summary_rebuild
+
+        def timed(*, as_of=None, keep_positions=None):
+            begin = time.perf_counter()
+            try:
+                return rebuild(as_of=as_of, keep_positions=keep_positions)
+            finally:
+                figures.history_days[as_of] = time.perf_counter() - begin
+
+        summary_module.summary_rebuild = timed
+        try:
+            started = time.perf_counter()
+            summary_module.summary_rebuild_history(force=True)
+            figures.history = time.perf_counter() - started
+        finally:
+            summary_module.summary_rebuild = rebuild
+    for run in range(runs):
+        started = time.perf_counter()
+        imported = demo_payments_import(count=payments, seed=seed + run)
+        figures.imports.append(time.perf_counter() - started)
+        figures.imported.append(imported.payments)
+        started = time.perf_counter()
+        figures.refreshed.append(summary_module.summary_refresh())
+        figures.refresh.append(time.perf_counter() - started)
+        if time.perf_counter() > deadline:
+            break
+    today = timezone.localdate()
+    for _ in range(runs):
+        started = time.perf_counter()
+        grouped = summary_module.group(summary_module.positions(Customer.objects.all(), today).values())
+        by_region: dict = {}
+        for key, values in grouped.items():
+            into = by_region.setdefault(key[0], dict.fromkeys(MEASURES, 0))
+            for name in MEASURES:
+                into[name] += values[name]
+        figures.live.append(time.perf_counter() - started)
+        if time.perf_counter() > deadline:
+            break
+    stored = ArrearsSummary.objects.filter(as_of=today).aggregate(**{name: Sum(name) for name in MEASURES})
+    live_totals = {name: sum(values[name] for values in by_region.values()) for name in MEASURES}
+    figures.mismatches = [
+        f"{name}: summary {stored[name]} ≠ live {live_totals[name]}"
+        for name in MEASURES
+        if (stored[name] or 0) != live_totals[name]
+    ]
+    figures.live_matches = not figures.mismatches
+    return figures
+
+
+@dataclass
+class QueryFigures:
+    """The dashboard's summary reads in-process, without HTTP: the totals and the by-area breakdown."""
+
+    totals_ms: float
+    breakdown_ms: float
+    summary_rows: int
+
+
+def selectors_measure(*, calls: int) -> QueryFigures:
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from dashboards import selectors
+
+    manager = User.objects.get(username="manager")
+    summary = selectors.summary_visible_to(manager).filter(as_of=timezone.localdate())
+    totals, breakdown = [], []
+    for _ in range(calls):
+        started = time.perf_counter()
+        selectors.figures(summary)
+        totals.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        selectors.breakdown(summary, "region")
+        breakdown.append(time.perf_counter() - started)
+    return QueryFigures(median(totals) * 1000, median(breakdown) * 1000, summary.count())
+
+
+def _fetch(port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    # A new connection per request, as bench.api: gunicorn's sync workers close it after each response.
+    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def load(
+    fetch: Callable[[], tuple[int, bytes]],
+    *,
+    clients: int,
+    requests: int,
+    think: tuple[float, float] | None,
+    seconds: float,
+    seed: int = 0,
+) -> Latencies:
+    """`clients` threads make `requests` requests between them; with `think`, each waits a random
+    time in that range before each of its requests (a user reading the page), else none (as many
+    requests as the server takes). Latency is one request's, the pauses are not counted."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    remaining = [requests]
+    deadline = time.perf_counter() + seconds
+
+    def client(number: int) -> None:
+        rng = random.Random(f"{seed}:{number}")
+        while time.perf_counter() < deadline:
+            with lock:
+                if remaining[0] <= 0:
+                    return
+                remaining[0] -= 1
+            if think:
+                time.sleep(rng.uniform(*think))
+            begin = time.perf_counter()
+            try:
+                status, _body = fetch()
+            except OSError:
+                status = 0
+            elapsed = time.perf_counter() - begin
+            with lock:
+                latencies.append(elapsed)
+                errors[0] += status != 200
+
+    threads = [threading.Thread(target=client, args=(n,), name=f"bench-user-{n}") for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)
+    return Latencies(latencies, time.perf_counter() - started, errors[0])
+
+
+@dataclass
+class HttpFigures:
+    page_bytes: int
+    api_groups: int
+    phases: list[tuple[str, str, Latencies]]  # (what, mode, latencies)
+
+
+def manager_credentials() -> tuple[dict[str, str], dict[str, str]]:
+    """Headers for the page (a session cookie of the demo manager) and for the API (its token)."""
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    manager = User.objects.get(username="manager")
+    client = Client()
+    client.force_login(manager, backend="django.contrib.auth.backends.ModelBackend")
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    token = Token.objects.get_or_create(user=manager)[0].key
+    return {"Cookie": cookie}, {"Authorization": f"Token {token}", "Accept": "application/json"}
+
+
+def http_measure(ctx: BenchContext, *, requests_per_user: int = REQUESTS_PER_USER) -> HttpFigures:
+    page_headers, api_headers = manager_credentials()
+    phases = []
+    with gunicorn(ctx) as port:
+        targets = [("page", PAGE_PATH, page_headers), ("API", API_PATH, api_headers)]
+        status, page = _fetch(port, PAGE_PATH, page_headers)
+        if status != 200:
+            raise RuntimeError(f"GET {PAGE_PATH} as the manager answered {status}: {page[:300]!r}")
+        status, body = _fetch(port, API_PATH, api_headers)
+        if status != 200:
+            raise RuntimeError(f"GET {API_PATH} as the manager answered {status}: {body[:300]!r}")
+        groups = len(json.loads(body).get("groups", []))
+        for what, path, headers in targets:
+
+            def fetch(path=path, headers=headers):
+                return _fetch(port, path, headers)
+
+            for _ in range(WARM_UP_REQUESTS):  # both workers, their connections and caches
+                fetch()
+            phases.append(
+                (what, "sequential", load(fetch, clients=1, requests=SEQUENTIAL_REQUESTS, think=None,
+                                          seconds=ctx.phase_seconds))
+            )  # fmt: skip
+            phases.append(
+                (what, f"{USERS} users", load(fetch, clients=USERS, requests=USERS * requests_per_user,
+                                              think=THINK_SECONDS, seconds=ctx.phase_seconds, seed=ctx.seed))
+            )  # fmt: skip
+            phases.append(
+                (what, f"{USERS} clients, no pause", load(fetch, clients=USERS, requests=USERS * requests_per_user,
+                                                         think=None, seconds=ctx.phase_seconds))
+            )  # fmt: skip
+    return HttpFigures(len(page), groups, phases)
+
+
+@dataclass
+class ExportFigures:
+    path: str
+    bills: int
+    status: int
+    streaming: bool
+    rows: int
+    megabytes: float
+    seconds: float
+    rss_before_mb: float
+    rss_peak_mb: float
+    traced_peak_mb: float
+
+
+def export_filter(target: int) -> tuple[str, int]:
+    """A bill-list filter matching about `target` bills: the latest due dates, back until there are enough."""
+    from django.db.models import Count
+
+    from billing.models import Bill
+
+    total, since = 0, None
+    for due_on, n in Bill.objects.order_by("-due_on").values_list("due_on").annotate(n=Count("id")):
+        total, since = total + n, due_on
+        if total >= target:
+            break
+    return (f"?due_after={since.isoformat()}" if since else ""), total
+
+
+def export_measure(ctx: BenchContext, *, target: int = EXPORT_BILLS, timeout: float | None = None) -> ExportFigures:
+    """The bill list's CSV export of about `target` bills, in a child process (so its peak memory is
+    the export's, not the benchmark's): once for time and peak RSS, once under tracemalloc."""
+    query, bills = export_filter(target)
+    path = EXPORT_PATH + query
+    results = {}
+    for mode in ("rss", "trace"):
+        finished = subprocess.run(
+            [sys.executable, "-c", _EXPORT_SNIPPET, path, mode],
+            cwd=ctx.root,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=timeout or ctx.phase_seconds * 4,
+            check=True,
+        )
+        results[mode] = json.loads(finished.stdout.strip().splitlines()[-1])
+    plain, traced = results["rss"], results["trace"]
+    return ExportFigures(
+        path=path,
+        bills=bills,
+        status=plain["status"],
+        streaming=plain["streaming"],
+        rows=plain["lines"] - 1,  # the header line
+        megabytes=plain["bytes"] / 1e6,
+        seconds=plain["seconds"],
+        rss_before_mb=plain["rss_before_kb"] / 1024,
+        rss_peak_mb=plain["rss_peak_kb"] / 1024,
+        traced_peak_mb=traced["traced_peak"] / 1e6,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The sections
+# ---------------------------------------------------------------------------------------------
+def _verdict(met: bool) -> str:
+    return "**met**" if met else "**missed**"
+
+
+def _seed_section(ctx: BenchContext, seed: SeedFigures) -> str:
+    from billing.demo_scale import READ_EVERY, RECONCILED_SAMPLE
+
+    counts = seed.counts
+    phases = [[name, Figure(f"{seconds:.1f}")] for name, seconds in seed.phases.items()]
+    if seed.archive_seconds is not None:
+        phases.insert(0, ["archive: customers, meters, contacts, visits, users (bulk_create)",
+                          Figure(f"{seed.archive_seconds:.1f}")])  # fmt: skip
+    grades = ", ".join(f"{grade or 'none (closed accounts)'} {n:,}" for grade, n in sorted(seed.grades.items()))
+    behaviours = ", ".join(f"{name} {n:,}" for name, n in seed.behaviours.most_common())
+    return "\n\n".join(
+        [
+            "## 13. Province-size portfolio (`seed_demo --scale`)",
+            f"`manage.py seed_demo --scale {ctx.dashboard_customers} --seed {ctx.seed}` into a freshly migrated, "
+            "empty database of its own on the benchmark server (benchmark 14 uses it too). The archive is "
+            "customers.demo's with every district and area of its pool and a collector per 300 customers; the "
+            "13 months of history are billing.demo_scale's: bills through the real bill arithmetic on usage "
+            f"drawn from each customer's load shape (daily readings, and bills read from them, for one customer "
+            f"in {READ_EVERY}), payments by billing.demo's behaviours allocated oldest bill first and penalty before "
+            "principal, one penalty row per bill and overdue day as the nightly job writes them, credit grades "
+            "from the behaviour. Written with COPY while the next block of customers is worked out, the "
+            "foreign keys of the five bulk tables dropped for the load and added back (checked in one pass). "
+            f"The money services are bypassed; the seed checks a sample of {RECONCILED_SAMPLE:,} customers with "
+            "`reconcile()` before it commits. Bank returns, adjustment notes, waivers and instalment bills are "
+            "not generated at this scale.",
+            f"It wrote {counts['customers']:,} customers in {counts['areas']} areas with {counts['collectors']:,} "
+            f"collectors and {counts['area leaders']} area leaders; {counts['bills']:,} bills "
+            f"({counts['bill lines']:,} lines), {counts['payments']:,} payments ({counts['allocations']:,} "
+            f"allocations), {counts['penalty days']:,} penalty days; {counts['readings']:,} readings of "
+            f"{counts['customers read']:,} customers and {counts['forecasts']:,} forecasts. Payment behaviour of "
+            f"the billed customers: {behaviours}. Credit grades: {grades}.",
+            "**Method.** Wall-clock time of the command in-process (Django start-up and `migrate` not counted), "
+            "one run; the phases are the command's own timings.",
+            table(["phase", "seconds"], phases + [["**total**", Figure(f"**{seed.seconds:.1f}**")]]),
+            table(
+                ["target (from the issue)", "needed", "measured", ""],
+                [
+                    [
+                        f"{ctx.dashboard_customers:,} customers seeded",
+                        Figure(f"< {TARGET_SEED_SECONDS / 60:.0f} min"),
+                        Figure(f"{seed.seconds / 60:.1f} min"),
+                        _verdict(seed.seconds < TARGET_SEED_SECONDS),
+                    ]
+                ],
+            ),  # fmt: skip
+        ]
+    )
+
+
+def _ms(value: float) -> Figure:
+    return Figure(f"{value:,.1f}")
+
+
+def _dashboard_section(
+    ctx: BenchContext, summary: SummaryFigures, queries: QueryFigures, web: HttpFigures, export: ExportFigures
+) -> str:
+    history_days = sorted(summary.history_days.values())
+    rebuild = median(summary.rebuild)
+    refresh = median(summary.refresh)
+    live = median(summary.live)
+    rows_summary = [
+        ["full rebuild for today (`summary_rebuild`)", len(summary.rebuild), Figure(f"{rebuild:.1f}"),
+         Figure(f"{min(summary.rebuild):.1f}–{max(summary.rebuild):.1f}"), f"{summary.rebuild_rows:,} summary rows"],
+        ["13 month-ends (`summary_rebuild_history(force=True)`)", 1, Figure(f"{summary.history:.1f}"), Figure("–"),
+         f"per date: median {median(history_days):.1f} s, longest {max(history_days, default=0):.1f} s"],
+        [f"refresh after a day's {PAYMENTS_PER_DAY:,} payments (`summary_refresh`)", len(summary.refresh),
+         Figure(f"{refresh:.1f}"), Figure(f"{min(summary.refresh):.1f}–{max(summary.refresh):.1f}"),
+         f"{median(summary.refreshed):,.0f} customers recomputed; the import took {median(summary.imports):.1f} s"],
+        ["live: `positions()` of every customer, grouped (what a request would compute without the summary)",
+         len(summary.live), Figure(f"{live:.1f}"), Figure(f"{min(summary.live):.1f}–{max(summary.live):.1f}"),
+         "same totals as the summary" if summary.live_matches else "; ".join(summary.mismatches[:3])],
+    ]  # fmt: skip
+    latency_rows = []
+    for what, mode, result in web.phases:
+        path = PAGE_PATH if what == "page" else API_PATH
+        latency_rows.append([f"`{path}`", mode, result.count, result.errors, _ms(result.median_ms()),
+                             _ms(result.p95_ms()), round(result.per_second(), 1)])  # fmt: skip
+    users = {what: result for what, mode, result in web.phases if mode == f"{USERS} users"}
+    targets = [
+        ["page p95, 20 users", Figure(f"≤ {TARGET_P95_MS} ms"), _ms(users["page"].p95_ms()),
+         _verdict(users["page"].p95_ms() <= TARGET_P95_MS)],
+        ["API p95, 20 users", Figure(f"≤ {TARGET_P95_MS} ms"), _ms(users["API"].p95_ms()),
+         _verdict(users["API"].p95_ms() <= TARGET_P95_MS)],
+        ["refresh after a day's payments", Figure(f"≤ {TARGET_REFRESH_SECONDS} s"), Figure(f"{refresh:.1f} s"),
+         _verdict(refresh <= TARGET_REFRESH_SECONDS)],
+        ["full rebuild for today", Figure(f"≤ {TARGET_REBUILD_SECONDS} s"), Figure(f"{rebuild:.1f} s"),
+         _verdict(rebuild <= TARGET_REBUILD_SECONDS)],
+        [f"CSV export of {export.rows:,} bills, peak RSS", Figure(f"< {TARGET_EXPORT_MB} MB"),
+         Figure(f"{export.rss_peak_mb:.0f} MB"), _verdict(export.rss_peak_mb < TARGET_EXPORT_MB)],
+    ]  # fmt: skip
+    api_p95 = users["API"].p95_ms()
+    return "\n\n".join(
+        [
+            "## 14. Managers' dashboards on the province (`/dashboard/`, `/api/v1/dashboard/arrears/`)",
+            f"The {ctx.dashboard_customers:,}-customer portfolio of benchmark 13, its arrears summary built as the "
+            f"nightly job builds it: {summary.rebuild_rows:,} summary rows for today (one per combination of area, "
+            "industry, grade, collector, settlement mode and importance), 13 month-ends for the trend.",
+            "**Summary and the live figures.** In-process, wall-clock. The full rebuild ran "
+            f"{len(summary.rebuild)} time(s), then the 13 month-ends once (today's included); then "
+            f"{len(summary.refresh)} day(s) of {PAYMENTS_PER_DAY:,} payments from customers with something open, each "
+            "imported as the seed writes them (`billing.demo_scale.demo_payments_import`: the day's penalty accrued "
+            "by `penalties_accrue`, payments and allocations written in bulk, bill statuses refreshed) and followed "
+            "by `summary_refresh()`. Last, the same figures computed live from the bills, without the summary "
+            "(`dashboards.summary.positions` over every customer, grouped by the dimensions and by area, as the "
+            "API's `group_by=region` would need), checked against the summary's totals.",
+            table(["what", "runs", "median s", "min–max s", ""], rows_summary),
+            "**The page and the API.** gunicorn with "
+            f"{WORKERS} sync workers serving `config.wsgi` on the loopback interface (settings "
+            "`config.settings.base`, `DEBUG=0`), this database. The page as the demo manager (a session cookie), the "
+            "API with the manager's token. Per URL: "
+            f"{WARM_UP_REQUESTS} warm-up requests, {SEQUENTIAL_REQUESTS} one after another, then {USERS} users "
+            f"(threads) making {REQUESTS_PER_USER} requests each with a pause of {THINK_SECONDS[0]}–"
+            f"{THINK_SECONDS[1]} s before each (people reading a dashboard; the pauses are not in the latency), "
+            f"then {USERS} clients with no pause at all (the most the server takes; requests queue for the "
+            f"{WORKERS} workers). A new connection per request; latency measured by the client, which runs on the "
+            f"same machine; p95 is the nearest-rank 95th percentile. The page is {web.page_bytes:,} bytes; the API "
+            f"answers {web.api_groups} groups. In-process, the summary reads behind them take "
+            f"{queries.totals_ms:.1f} ms (totals over {queries.summary_rows:,} rows) and {queries.breakdown_ms:.1f} ms "
+            "(the by-area breakdown), median of 20 calls.",
+            table(["URL", "mode", "requests", "errors", "median ms", "p95 ms", "requests/s"], latency_rows),
+            f"Side by side: the API's figures from the summary answer in {api_p95:,.0f} ms (p95, {USERS} users, "
+            f"HTTP included); computed live they take {live:,.1f} s in-process, before any HTTP "
+            f"({live * 1000 / max(api_p95, 0.001):,.1f} times the summary's p95).",
+            "**CSV export.** The bill list's export link (`core.exports`, streamed) as the manager, filtered to "
+            f"`{export.path.split('?', 1)[-1]}`, the latest due dates back to about {EXPORT_BILLS:,} bills "
+            f"({export.bills:,} match), in a child process through Django's test client reading the streamed body: "
+            f"{export.rows:,} rows, {export.megabytes:.1f} MB in {export.seconds:.1f} s (HTTP {export.status}"
+            f"{', streamed' if export.streaming else ', not streamed'}). Peak RSS of the process "
+            f"(`ru_maxrss`): {export.rss_peak_mb:.0f} MB, of which {export.rss_before_mb:.0f} MB were there before "
+            f"the request (Python, Django, the login); the peak of Python allocations during the export, in a "
+            f"second run under `tracemalloc`: {export.traced_peak_mb:.1f} MB.",
+            table(["target (from the issue)", "needed", "measured", ""], targets),
+        ]
+    )
+
+
+def bench_dashboard(ctx: BenchContext) -> str:
+    with own_database():
+        print(f"bench:   seeding {ctx.dashboard_customers:,} customers ...", file=sys.stderr, flush=True)
+        seed = seed_measure(customers=ctx.dashboard_customers, seed=ctx.seed)
+        print(f"bench:   seeded in {seed.seconds:.0f} s; summary ...", file=sys.stderr, flush=True)
+        summary = summary_measure(runs=ctx.runs, payments=PAYMENTS_PER_DAY, seed=ctx.seed, budget=ctx.phase_seconds * 6)
+        queries = selectors_measure(calls=20)
+        print("bench:   page and API ...", file=sys.stderr, flush=True)
+        web = http_measure(ctx)
+        print("bench:   export ...", file=sys.stderr, flush=True)
+        export = export_measure(ctx)
+    return _seed_section(ctx, seed) + "\n\n" + _dashboard_section(ctx, summary, queries, web, export)
