@@ -9,6 +9,7 @@ collector's their own customers', exactly the rows their drill-down lists show."
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -269,3 +270,14 @@ def positions_date() -> dt.date | None:
     """The date of the per-customer positions (today's summary, kept current by the refresh)."""
     state = summary_state()
     return state.as_of if state else None
+
+
+def cache_key(kind: str, user, query: str, state: SummaryState | None, extra: str = "") -> str | None:
+    """A cache key for a dashboard answer: who asks (scoping is per user), what they ask, and
+    the summary's last rebuild and refresh — so any refresh makes every cached answer stale
+    without deleting anything. None when there is no summary (nothing worth caching)."""
+    if state is None or not user.is_authenticated:
+        return None
+    stamp = f"{state.as_of}|{state.rebuilt_at and state.rebuilt_at.timestamp()}|{state.refreshed_at.timestamp()}"
+    raw = f"{kind}|{user.pk}|{query}|{stamp}|{extra}"
+    return "dashboard:" + hashlib.sha256(raw.encode()).hexdigest()

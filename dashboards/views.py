@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.db import transaction
-from django.http import Http404, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from core.exports import FORMATS, Column, export_response, sheet_of, xlsx_response
@@ -259,9 +261,19 @@ def arrears_dashboard(request):
         return render(request, "dashboards/arrears.html", context)
     if not filterset.is_valid():
         return render(request, "dashboards/arrears.html", context, status=400)
+    # The page changes only when the summary does: kept per user, session and language until
+    # the next refresh. Not while a message waits to be shown (it would be cached with it).
+    key = s.cache_key("page", request.user, request.GET.urlencode(), context["state"],
+                      f"{request.session.session_key}|{get_language()}")  # fmt: skip
+    pending = "messages" in request.COOKIES or "_messages" in request.session
+    if key and not pending and (cached := cache.get(key)) is not None:
+        return HttpResponse(cached)
     context.update(dashboard_data(request, filterset))
     context["grades_offered"] = _grades_offered(request, context["as_of"])
-    return render(request, "dashboards/arrears.html", context)
+    response = render(request, "dashboards/arrears.html", context)
+    if key and not pending:
+        cache.set(key, response.content, settings.DASHBOARD_CACHE_SECONDS)
+    return response
 
 
 @require_POST

@@ -351,6 +351,9 @@ PAYMENT_MAX_BACKDATE_DAYS = env_int("PAYMENT_MAX_BACKDATE_DAYS", 45)
 READINGS_MAX_BATCH = env_int("READINGS_MAX_BATCH", 50000)
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Dashboard answers are cached until the summary's next refresh (the key carries its time);
+# this is only the upper bound.
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 600)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

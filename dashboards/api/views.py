@@ -1,6 +1,8 @@
 """GET /api/v1/dashboard/arrears/: the dashboard's totals and one breakdown, from the summary
 tables, with the page's filters (the same FilterSet) and the caller's scope."""
 
+from django.conf import settings
+from django.core.cache import cache
 from django.http import QueryDict
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -21,6 +23,9 @@ def _money(**kwargs):
 
 def _rate(help_text: str):
     return serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True, help_text=help_text)
+
+
+DASHBOARD_CACHE_SECONDS = settings.DASHBOARD_CACHE_SECONDS
 
 
 class AgingBucketSerializer(serializers.Serializer):
@@ -125,6 +130,11 @@ class ArrearsDashboardApi(GenericAPIView):
         if not filterset.is_valid():
             return Response(filterset.errors, status=400)
         state = s.summary_state()
+        # The figures only change when the summary does: an answer is kept until the next
+        # refresh (key includes its time), so twenty managers polling cost one computation.
+        key = s.cache_key("api", request.user, request.query_params.urlencode(), state)
+        if key and (cached := cache.get(key)) is not None:
+            return Response(cached)
         as_of = filterset.as_of_date
         totals = s.figures(filterset.qs)
         groups = s.aging_groups(totals) if group_by == "aging" else s.breakdown(filterset.qs, group_by)
@@ -136,4 +146,7 @@ class ArrearsDashboardApi(GenericAPIView):
             "totals": totals,
             "groups": groups,
         }
-        return Response(ArrearsDashboardSerializer(body).data)
+        data = ArrearsDashboardSerializer(body).data
+        if key:
+            cache.set(key, data, DASHBOARD_CACHE_SECONDS)
+        return Response(data)

@@ -64,3 +64,15 @@ def test_refresh_recomputes_only_the_customers_that_changed(book, portfolio):
     assert totals(book) == {"arrears": D("12000.00"), "customers": 3, "overdue": 1, "a0": D("2000.00"),
                                  "a31": D("10000.00"), "a61": D("0.00"), "a91": D("0.00")}  # fmt: skip
     assert summary_refresh() == 0  # nothing changed since: nothing recomputed
+
+
+def test_dashboard_answers_are_cached_until_the_next_refresh(book, portfolio, manager, api_as):
+    summary_rebuild()
+    api = api_as(manager)
+    first = api.get("/api/v1/dashboard/arrears/", {"group_by": "region"}).json()
+    assert first["totals"]["arrears"] == "15000.00"
+    # A payment changes nothing shown until the summary is refreshed; then the answer is new.
+    payment_record(customer=portfolio["a2"], amount=D("4000.00"), channel="counter", external_ref="D-P3")
+    assert api.get("/api/v1/dashboard/arrears/", {"group_by": "region"}).json() == first
+    summary_refresh()
+    assert api.get("/api/v1/dashboard/arrears/", {"group_by": "region"}).json()["totals"]["arrears"] == "12000.00"
