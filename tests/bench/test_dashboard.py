@@ -12,7 +12,7 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from bench.common import Latencies
-from bench.dashboard import export_filter, load, selectors_measure, summary_measure
+from bench.dashboard import export_filter, inprocess_measure, load, summary_measure
 from billing.demo import ARCHETYPES
 from billing.demo_scale import demo_payments_import
 from billing.models import Bill, BillLine, MeterReading, Payment, PaymentAllocation, PenaltyAccrual
@@ -115,7 +115,7 @@ def test_the_summary_after_a_days_payments_equals_the_live_figures(province):
     assert len(figures.history_days) == 13 and figures.rebuild_rows > 0
     today = timezone.localdate()
     assert ArrearsSummary.objects.filter(as_of=today).aggregate(n=Sum("customers"))["n"] == CUSTOMERS
-    assert selectors_measure(calls=2).summary_rows == ArrearsSummary.objects.filter(as_of=today).count()
+    assert inprocess_measure(calls=2).summary_rows == ArrearsSummary.objects.filter(as_of=today).count()
     # The day's import is as consistent as the seed: paid oldest first, penalty before principal.
     assert Payment.objects.count() - before == 20
     assert reconcile() == []
@@ -144,5 +144,6 @@ def test_the_export_filter_reaches_its_target(portfolio):
 
 def test_the_load_counts_every_request_of_every_client():
     calls = []
-    result = load(lambda: (calls.append(1), (200, b""))[1], clients=3, requests=9, think=(0, 0.01), seconds=30)
+    result = load(lambda n: (calls.append(n), (200, b""))[1], clients=3, requests=9, think=(0.01, 0.02), seconds=30)
     assert isinstance(result, Latencies) and result.count == len(calls) == 9 and result.errors == 0
+    assert set(calls) == {0, 1, 2}  # each client makes its requests with its own credentials
