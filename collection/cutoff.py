@@ -25,8 +25,8 @@ from billing.choices import ControlStatusChoices
 from billing.models import Bill, ControlCommand
 from billing.selectors import overdue_bills_by_customer
 from billing.services.control import control_restore_after_credit, control_trip_for_cutoff, remote_switch_meters
-from core.permissions import can_log_contact_work
-from core.roles import Role, is_manager, user_roles
+from core.permissions import can_lead, can_log_contact_work
+from core.roles import Role, user_roles
 from customers.models import Customer
 
 from .choices import ArrangementStatusChoices, CutoffStatusChoices, DunningLevelCodeChoices, DunningNoticeStatusChoices
@@ -56,7 +56,7 @@ class GateItem:
 # Who may do what (DESIGN.md "Who may do what"); the rows are scoped by customers_visible_to.
 # ---------------------------------------------------------------------------------------------
 def _leads_or_manages(user: User | AnonymousUser) -> bool:
-    return user.is_authenticated and (is_manager(user) or Role.AREA_LEADER in user_roles(user))
+    return can_lead(user)
 
 
 def can_propose_cutoff(user: User | AnonymousUser) -> bool:

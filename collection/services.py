@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from billing.models import Bill, Guarantee, Payment
 from billing.selectors import bills_with_balances, overdue_bills_by_customer
 from core.formatting import money
+from core.permissions import can_lead
 from core.roles import Role, user_roles
 from customers.models import Customer, Notification
 from customers.notifications import (
@@ -525,7 +526,7 @@ def can_sign_agreements(user: User) -> bool:
     """Area leaders and managers sign arrangements and record and release guarantees
     (DESIGN.md: guarantees are recorded by area leaders and managers; arrangements are signed by
     an area leader or a manager). Collectors read them. Which customers is the scope's business."""
-    return user.is_authenticated and (user.is_superuser or bool({Role.AREA_LEADER, Role.MANAGER} & user_roles(user)))
+    return can_lead(user)
 
 
 GUARANTEE_REASON_MAX = 100  # the audit trail's change-reason column (django-simple-history) holds 100

@@ -5,8 +5,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.pagination import paginate
-from core.permissions import can_log_contact_work, require
-from core.roles import Role, user_roles
+from core.permissions import can_lead, can_log_contact_work, require
 from customers.selectors import customers_visible_to
 
 from .forms import ActivityForm, PromiseForm
@@ -22,7 +21,7 @@ def worklist(request):
 
 
 def _can_review(user) -> bool:
-    return user.is_superuser or bool({Role.AREA_LEADER, Role.MANAGER} & user_roles(user))
+    return can_lead(user)
 
 
 def notice_review(request):
