@@ -40,6 +40,7 @@ THINK_SECONDS = (0.5, 1.5)  # a user's pause between two requests (uniform): abo
 REQUESTS_PER_USER = 30
 SEQUENTIAL_REQUESTS = 100
 WARM_UP_REQUESTS = 20
+CACHE_DB = 2  # the Redis database of the served dashboards' cache
 EXPORT_BILLS = 100_000
 PAGE_PATH = "/dashboard/"
 API_PATH = "/api/v1/dashboard/arrears/?group_by=region"
@@ -278,7 +279,9 @@ class QueryFigures:
 
     totals_ms: float
     breakdown_ms: float
+    collector_ms: float
     summary_rows: int
+    rollup_rows: int
     page_ms: float
     page_queries: int
     page_sql_ms: float
@@ -289,26 +292,48 @@ class QueryFigures:
     api_cached_ms: float
 
 
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Environment variables set for the block (a child process started in it inherits them)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update({name: value for name, value in values.items() if value})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def inprocess_measure(*, calls: int) -> QueryFigures:
     from django.contrib.auth.models import User
     from django.core.cache import cache
     from django.db import connection
-    from django.test import Client
+    from django.http import QueryDict
+    from django.test import Client, RequestFactory
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from dashboards import selectors
 
     manager = User.objects.get(username="manager")
-    summary = selectors.summary_visible_to(manager).filter(as_of=timezone.localdate())
-    totals, breakdown = [], []
+    request = RequestFactory().get("/")
+    request.user = manager
+    filterset = selectors.dashboard_filterset(QueryDict(), request)
+    assert filterset.is_valid() and filterset.as_of_date == timezone.localdate()
+    totals, breakdown, by_collector = [], [], []
     for _ in range(calls):
         started = time.perf_counter()
-        selectors.figures(summary)
+        selectors.figures(filterset.rows())
         totals.append(time.perf_counter() - started)
         started = time.perf_counter()
-        selectors.breakdown(summary, "region")
+        selectors.breakdown(filterset, "region")
         breakdown.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        selectors.breakdown(filterset, "collector")
+        by_collector.append(time.perf_counter() - started)
     page_headers, api_headers = manager_credentials()[0]
     client = Client(HTTP_HOST="127.0.0.1")
     client.cookies.load(page_headers["Cookie"])
@@ -330,7 +355,8 @@ def inprocess_measure(*, calls: int) -> QueryFigures:
             client.get(path, **extra)
             cached.append(time.perf_counter() - started)
         measured += [median(computed) * 1000, queries, median(sql) * 1000, median(cached) * 1000]
-    return QueryFigures(median(totals) * 1000, median(breakdown) * 1000, summary.count(), *measured)
+    return QueryFigures(median(totals) * 1000, median(breakdown) * 1000, median(by_collector) * 1000,
+                        filterset.qs.count(), filterset.rows().count(), *measured)  # fmt: skip
 
 
 def _fetch(port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -433,7 +459,11 @@ def http_measure(ctx: BenchContext, *, requests_per_user: int = REQUESTS_PER_USE
     credentials = manager_credentials(USERS)
     unique = itertools.count()
     phases = []
-    with gunicorn(ctx) as port:
+    # As production (config.settings.production): one cache in Redis for both workers, in a
+    # database of its own so that clearing it leaves the broker's alone.
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    cache_url = f"{broker.rsplit('/', 1)[0]}/{CACHE_DB}" if broker else ""
+    with _environment(CACHE_URL=cache_url), gunicorn(ctx) as port:
         page_headers, api_headers = credentials[0]
         status, page = _fetch(port, PAGE_PATH, page_headers)
         if status != 200:
@@ -644,7 +674,8 @@ def _dashboard_section(
             "## 14. Managers' dashboards on the province (`/dashboard/`, `/api/v1/dashboard/arrears/`)",
             f"The {ctx.dashboard_customers:,}-customer portfolio of benchmark 13, its arrears summary built as the "
             f"nightly job builds it: {summary.rebuild_rows:,} summary rows for today (one per combination of area, "
-            "industry, grade, collector, settlement mode and importance), 13 month-ends for the trend.",
+            "industry, grade, collector, settlement mode and importance) and their rollups by coarser grains "
+            "(area; area and one other dimension; everything but the collector), 13 month-ends for the trend.",
             "**Summary and the live figures.** In-process, wall-clock. The full rebuild ran "
             f"{len(summary.rebuild)} time(s), then the 13 month-ends once (today's included); then "
             f"{len(summary.refresh)} day(s) of {PAYMENTS_PER_DAY:,} payments from customers with something open, each "
@@ -656,37 +687,36 @@ def _dashboard_section(
             table(["what", "runs", "median s", "min–max s", ""], rows_summary),
             "**The page and the API.** gunicorn with "
             f"{WORKERS} sync workers serving `config.wsgi` on the loopback interface (settings "
-            "`config.settings.base`, `DEBUG=0`, the local-memory cache of each worker), this database. Both "
-            "answers are cached per user and filters (the page per session) until the summary's next refresh, so "
-            f"the users are {USERS} managers, each with a session and a token of their own. Per URL: "
-            f"{WARM_UP_REQUESTS} warm-up requests; {SEQUENTIAL_REQUESTS} requests of one user one after another; "
-            f"{USERS} users (threads) making {REQUESTS_PER_USER} requests each with a pause of {THINK_SECONDS[0]}–"
-            f"{THINK_SECONDS[1]} s before each (people reading a dashboard; the pauses are not in the latency), "
-            "each user's first request on each worker computing the answer and the rest served from the cache; "
-            f"the same users making {REQUESTS_PER_USER // 3} requests each with a query string of their own, so "
-            "every request is computed (what follows a refresh, or every user filtering differently); and "
+            "`config.settings.base`, `DEBUG=0`, `CACHE_URL` set so that both workers share one cache in Redis, as "
+            "`config.settings.production` does), this database. Answers are cached by scope, filters and language "
+            "until the summary next changes, and shared by the users of one scope (every manager); the page's "
+            "cached part is everything but the header (refresh button, CSRF token, user menu) and the live "
+            f"cut-off orders. The users are {USERS} managers, each with a session and a token of their own. Per "
+            f"URL: {WARM_UP_REQUESTS} warm-up requests; {SEQUENTIAL_REQUESTS} requests of one user one after "
+            f"another; {USERS} users (threads) making {REQUESTS_PER_USER} requests each with a pause of "
+            f"{THINK_SECONDS[0]}–{THINK_SECONDS[1]} s before each (people reading a dashboard; the pauses are not "
+            "in the latency), served from the cache; the same users making "
+            f"{REQUESTS_PER_USER // 3} requests each with a query string of their own, so every request is "
+            "computed — the whole province, the largest answer there is (the worst case: as if every request "
+            "came right after a refresh); and "
             f"{USERS} clients with no pause at all (the most the server takes; requests queue for the {WORKERS} "
             "workers). A new connection per request; latency measured by the client, which runs on the same "
             f"machine; p95 is the nearest-rank 95th percentile. The page is {web.page_bytes:,} bytes; the API "
             f"answers {web.api_groups} groups.",
             table(["URL", "mode", "requests", "errors", "median ms", "p95 ms", "requests/s"], latency_rows),
-            f"Reading the cached rows: a user's first request on each worker computes the answer, {WORKERS} × "
-            f"{USERS} = {WORKERS * USERS} of the {USERS * REQUESTS_PER_USER} requests "
-            f"({100 * WORKERS / REQUESTS_PER_USER:.1f} %), more than the 5 % above the 95th percentile: so the "
-            "p95 of those rows is a computed answer's time while the others wait behind it, and the median is the "
-            "cache's. Each worker keeps its own cache here (`config.settings.base`); `config.settings.production` "
-            f"shares one in Redis, where each user's first request alone computes "
-            f"({100 / REQUESTS_PER_USER:.1f} % of these).",
             "**Where a request's time goes** (in-process, Django's test client, no HTTP server; medians). "
             f"Computed (the cache cleared first), the page takes {queries.page_ms:,.0f} ms, "
-            f"{queries.page_sql_ms:,.0f} ms of it in {queries.page_queries} SQL queries, the rest in Python: "
-            "drill-down links for every group and aging cell, and the template; from the cache "
+            f"{queries.page_sql_ms:,.0f} ms of it in {queries.page_queries} SQL queries, the rest in Python "
+            "(drill-down links, the template); from the cache "
             f"{queries.page_cached_ms:,.1f} ms. The API computed takes {queries.api_ms:,.0f} ms, "
             f"{queries.api_sql_ms:,.0f} ms of it in {queries.api_queries} queries; from the cache "
-            f"{queries.api_cached_ms:,.1f} ms. Each summary aggregate reads the date's {queries.summary_rows:,} "
-            "rows (one per combination of the six dimensions, collector included: "
-            f"{ctx.dashboard_customers / max(queries.summary_rows, 1):.1f} customers a row): the totals take "
-            f"{queries.totals_ms:.1f} ms, the by-area breakdown {queries.breakdown_ms:.1f} ms.",
+            f"{queries.api_cached_ms:,.1f} ms. The date's summary has {queries.summary_rows:,} rows (one per "
+            "combination of the six dimensions: "
+            f"{ctx.dashboard_customers / max(queries.summary_rows, 1):.1f} customers a row); a request sums the "
+            "smallest rollup grain that holds what it filters, groups and is scoped by — the province's totals "
+            f"{queries.rollup_rows:,} rows by area ({queries.totals_ms:.1f} ms), the by-area breakdown "
+            f"{queries.breakdown_ms:.1f} ms, the by-collector one (area × collector) "
+            f"{queries.collector_ms:.1f} ms.",
             f"Side by side: the API's figures from the summary answer in {api_p95:,.0f} ms (p95, {USERS} users, "
             f"cached) and {api_computed_p95:,.0f} ms (p95, every request computed), HTTP included; computed live "
             f"from the bills without the summary they take {live:,.1f} s in-process, before any HTTP.",

@@ -4,6 +4,8 @@
 what"); every page, API view, export and search of every app filters through it.
 """
 
+from typing import NamedTuple
+
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
@@ -33,6 +35,42 @@ def regions_led_by(user: User) -> set[int]:
     return region_subtree_ids(list(Region.objects.filter(leader=user).values_list("id", flat=True)))
 
 
+class Visibility(NamedTuple):
+    """Whose customers a user may read: everyone's, or those of some areas (an area leader's
+    subtrees) and/or their own as a collector."""
+
+    everything: bool
+    regions: frozenset[int]
+    collector_id: int | None
+
+    @property
+    def key(self) -> str:
+        """The same for two users who see the same rows: answers computed for one (the
+        dashboards' cached figures) may be served to the other."""
+        if self.everything:
+            return "all"
+        return f"r{','.join(map(str, sorted(self.regions)))}|c{self.collector_id or ''}"
+
+
+def visibility(user: User | AnonymousUser) -> Visibility | None:
+    """The scoping rule (DESIGN.md "Who may do what"); None for a user who sees nothing."""
+    if not user.is_authenticated:
+        return None
+    # Kept on the user object for the request, like its roles: a page asks several times.
+    if (seen := getattr(user, "_gridcollect_visibility", False)) is not False:
+        return seen
+    if user.is_superuser or sees_everything(user):
+        seen = Visibility(True, frozenset(), None)
+    else:
+        roles = user_roles(user)
+        regions = frozenset(regions_led_by(user)) if Role.AREA_LEADER in roles else frozenset()
+        collector_id = user.pk if Role.COLLECTOR in roles else None
+        leads = Role.AREA_LEADER in roles
+        seen = Visibility(False, regions, collector_id) if leads or collector_id is not None else None
+    user._gridcollect_visibility = seen
+    return seen
+
+
 def visibility_condition(user: User | AnonymousUser) -> Q | None:
     """The scoping rule as a condition on `region` and `collector`: an empty Q for managers and
     system accounts, an area leader's subtree, a collector's own customers; None for nothing.
@@ -40,16 +78,15 @@ def visibility_condition(user: User | AnonymousUser) -> Q | None:
     Written over the two field names rather than a customer queryset so that a table keyed by
     the same fields (the dashboards' summary, one row per area and collector) is scoped by this
     very rule instead of a copy of it."""
-    if not user.is_authenticated:
+    seen = visibility(user)
+    if seen is None:
         return None
-    if user.is_superuser or sees_everything(user):
+    if seen.everything:
         return Q()
-    roles = user_roles(user)
-    condition = None
-    if Role.AREA_LEADER in roles:
-        condition = Q(region_id__in=regions_led_by(user))
-    if Role.COLLECTOR in roles:
-        condition = condition | Q(collector=user) if condition is not None else Q(collector=user)
+    condition = Q(region_id__in=seen.regions) if Role.AREA_LEADER in user_roles(user) else None
+    if seen.collector_id is not None:
+        mine = Q(collector=seen.collector_id)
+        condition = condition | mine if condition is not None else mine
     return condition
 
 

@@ -11,14 +11,17 @@ from django.utils.translation import gettext_lazy as _
 from collection.models import CutoffOrder
 from customers.filtersets import GRADE_NONE, CustomerDimensionFilterSet
 
-from .models import ArrearsSummary
+from .models import ROLLUP_GRAINS, ArrearsSummary, SummaryDate
 
 DIMENSION_FILTERS = ("region", "industry", "grade", "importance", "settlement_mode", "collector")
 
 
 class ArrearsSummaryFilterSet(CustomerDimensionFilterSet):
     """Summary rows of one date (`as_of`, default the latest) and the chosen dimensions. The
-    queryset it is given is already scoped (`dashboards.selectors.summary_visible_to`)."""
+    queryset it is given is already scoped (`dashboards.selectors.summary_visible_to`), and so
+    is `rollup` when given (the summary summed by coarser grains): `rows()` sums the smallest grain
+    that holds every dimension filtered, grouped by or scoped by (`scope_dimensions`: a
+    collector's scope needs the collector), the summary itself when none does."""
 
     as_of = django_filters.DateFilter(
         method="filter_as_of", label=_("As of (a date with a summary; default the latest)")
@@ -28,12 +31,16 @@ class ArrearsSummaryFilterSet(CustomerDimensionFilterSet):
         model = ArrearsSummary
         fields = ["as_of", *DIMENSION_FILTERS]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, rollup=None, scope_dimensions=(), **kwargs):
         super().__init__(*args, **kwargs)
-        # A handful of dates (today and the month-ends of the trend), newest first.
-        self.available_dates: list[dt.date] = list(
-            ArrearsSummary.objects.order_by("-as_of").values_list("as_of", flat=True).distinct()
-        )
+        self.rollup = rollup
+        self.scope_dimensions = set(scope_dimensions)
+        # A handful of dates (today and the month-ends of the trend), newest first, and when
+        # each was last written: the latest of those versions every cached answer.
+        built = list(SummaryDate.objects.order_by("-as_of").values_list("as_of", "built_at"))
+        self.available_dates: list[dt.date] = [day for day, _ in built]
+        latest = max((at for _, at in built), default=None)
+        self.version: str = latest.isoformat() if latest else ""
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
@@ -67,6 +74,26 @@ class ArrearsSummaryFilterSet(CustomerDimensionFilterSet):
     def qs(self):
         day = self.as_of_date
         return self.every_date_qs.filter(as_of=day) if day else self.every_date_qs.none()
+
+    def grain_rows(self, needs=()):
+        """The scope's rows of the smallest grain holding `needs` (every date, no filter), or the
+        summary's; the area is in every grain."""
+        wanted = (set(needs) | self.scope_dimensions) - {"region"}
+        grain = next((g for g in ROLLUP_GRAINS if wanted <= set(g)), None)
+        if self.rollup is None or grain is None:
+            return self.queryset
+        return self.rollup.filter(grain=",".join(grain))
+
+    def rows(self, *, by: str | None = None, needs=(), every_date: bool = False):
+        """The rows to sum for the chosen date (or every date), filtered: of the smallest grain that
+        holds the filtered dimensions, `by` (a breakdown's) and `needs`."""
+        cleaned = self.form.cleaned_data
+        filtered = {name for name in DIMENSION_FILTERS if cleaned.get(name) not in (None, "", [])}
+        rows = self.filter_rows(self.grain_rows({*filtered, *needs, *([by] if by else [])}))
+        if every_date:
+            return rows
+        day = self.as_of_date
+        return rows.filter(as_of=day) if day else rows.none()
 
     def dimensions(self) -> dict[str, list[str]]:
         """The dimension filters as given, for drill-down links (same names on every list)."""

@@ -10,6 +10,16 @@ from customers.models import Customer, Region
 
 MONEY = {"max_digits": 16, "decimal_places": 2, "default": 0}
 DIMENSIONS = ("region", "industry", "grade", "collector", "settlement_mode", "importance")
+# The rollup's grains, smallest first (the first that holds what a request needs is summed).
+ROLLUP_GRAINS = (
+    ("region",),
+    ("region", "importance"),
+    ("region", "settlement_mode"),
+    ("region", "grade"),
+    ("region", "industry"),
+    ("region", "collector"),
+    ("region", "industry", "grade", "settlement_mode", "importance"),
+)
 MEASURES = (
     "customers", "overdue_customers", "arrears", "principal_overdue", "penalty_overdue",
     "aged_0_30", "aged_31_60", "aged_61_90", "aged_91_180", "aged_over_180",
@@ -62,6 +72,8 @@ class ArrearsPosition(Figures):
     class Meta:
         verbose_name = _("arrears position")
         verbose_name_plural = _("arrears positions")
+        # The top-debtor lists: the largest first, read from the top of the index.
+        indexes = [models.Index(fields=["-arrears", "customer"], name="arrears_position_largest")]
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.as_of} {self.arrears}"
@@ -74,7 +86,10 @@ class ArrearsSummary(Figures):
     region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="+")
     industry = models.CharField(max_length=20)
     grade = models.CharField(max_length=3, blank=True)
-    collector = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexed with the date: a collector's dashboard sums their own few rows of the date.
+    collector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     settlement_mode = models.CharField(max_length=20)
     importance = models.CharField(max_length=10)
 
@@ -86,9 +101,62 @@ class ArrearsSummary(Figures):
                 fields=["as_of", *DIMENSIONS], nulls_distinct=False, name="arrears_summary_one_row_per_combination"
             )
         ]
+        indexes = [models.Index(fields=["as_of", "collector"], name="arrears_summary_collector")]
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.region_id} {self.industry} {self.arrears}"
+
+
+class ArrearsRollup(Figures):
+    """The summary summed over fewer dimensions ("grains"), one set of rows per date and grain; a
+    dimension outside the grain is blank (collector: null). A province's date has some 40,000
+    summary rows (collectors split every combination of an area) but 37 rows by area, a few
+    hundred by area and collector, some 8,000 by everything but the collector: a request sums the
+    smallest grain that holds what it filters, groups and is scoped by
+    (`ArrearsSummaryFilterSet.rows`). Every grain holds the area, which scoping needs."""
+
+    as_of = models.DateField(_("as of"))
+    grain = models.CharField(max_length=80)
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="+")
+    industry = models.CharField(max_length=20, blank=True)
+    grade = models.CharField(max_length=3, blank=True)
+    collector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    settlement_mode = models.CharField(max_length=20, blank=True)
+    importance = models.CharField(max_length=10, blank=True)
+
+    class Meta:
+        verbose_name = _("arrears rollup")
+        verbose_name_plural = _("arrears rollups")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["as_of", "grain", *DIMENSIONS],
+                nulls_distinct=False,
+                name="arrears_rollup_one_row_per_combination",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} {self.grain} {self.region_id} {self.arrears}"
+
+
+class SummaryDate(models.Model):
+    """A date the summary has been built for, and when: the dashboard's date choices and the
+    version its cached answers are keyed by, read from a dozen rows instead of a DISTINCT over
+    the summary."""
+
+    as_of = models.DateField(_("as of"), primary_key=True)
+    rows = models.PositiveIntegerField(_("summary rows"), default=0)
+    built_at = models.DateTimeField(_("built at"))
+
+    class Meta:
+        verbose_name = _("summary date")
+        verbose_name_plural = _("summary dates")
+        ordering = ["-as_of"]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} ({self.rows})"
 
 
 class SummaryState(models.Model):

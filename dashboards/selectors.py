@@ -22,9 +22,10 @@ from collection.models import Activity, CutoffOrder, DunningNotice
 from customers.choices import CustomerImportanceChoices, CustomerIndustryChoices, CustomerSettlementModeChoices
 from customers.filtersets import COLLECTOR_NONE, GRADE_NONE
 from customers.models import Region
-from customers.selectors import customers_visible_to, visibility_condition
+from customers.selectors import customers_visible_to, visibility, visibility_condition
 
-from .models import MEASURES, ArrearsPosition, ArrearsSummary, SummaryState
+from .filtersets import ArrearsSummaryFilterSet
+from .models import MEASURES, ArrearsPosition, ArrearsRollup, ArrearsSummary, SummaryState
 from .summary import BUCKETS, month_bounds, month_ends
 
 ZERO = Decimal("0.00")
@@ -32,6 +33,9 @@ TOP_DEBTORS = 20
 IMPORTANT_SHOWN = 20
 CUTOFFS_SHOWN = 20
 CHART_GROUPS = 12
+# Groups of a breakdown on the dashboard itself (the rest summed into one row; the full table
+# is a page of its own): a province's 300 collectors made the page 670 KB.
+BREAKDOWN_SHOWN = 12
 IMPORTANT = (CustomerImportanceChoices.CLASS_1, CustomerImportanceChoices.CLASS_2)
 OPEN_CUTOFF = (CutoffStatusChoices.PROPOSED,)
 EXECUTED_CUTOFF = (CutoffStatusChoices.EXECUTED, CutoffStatusChoices.RESTORING)
@@ -82,6 +86,23 @@ AGING = _buckets()
 def summary_visible_to(user: User | AnonymousUser) -> QuerySet[ArrearsSummary]:
     condition = visibility_condition(user)
     return ArrearsSummary.objects.none() if condition is None else ArrearsSummary.objects.filter(condition)
+
+
+def dashboard_filterset(data, request) -> ArrearsSummaryFilterSet:
+    """The page's, the exports' and the API's filterset, over the user's scope: the summary and
+    its rollups filtered by the archive's own rule (both have the area and collector columns)."""
+    user = request.user
+    condition = visibility_condition(user)
+    rollup = ArrearsRollup.objects.none() if condition is None else ArrearsRollup.objects.filter(condition)
+    seen = visibility(user)
+    return ArrearsSummaryFilterSet(
+        data,
+        queryset=summary_visible_to(user),
+        rollup=rollup,
+        # A collector's scope is their own customers: only grains with the collector can tell.
+        scope_dimensions={"collector"} if seen is not None and seen.collector_id is not None else set(),
+        request=request,
+    )
 
 
 def positions_visible_to(user: User | AnonymousUser) -> QuerySet[ArrearsPosition]:
@@ -159,10 +180,11 @@ def _label(dimension: str, value, labels: dict) -> str:
     return str(labels.get(value, value))
 
 
-def breakdown(summary: QuerySet[ArrearsSummary], dimension: str) -> list[dict]:
+def breakdown(filterset: ArrearsSummaryFilterSet, dimension: str) -> list[dict]:
     """Per value of the dimension, every measure with its rates and aging; largest arrears first."""
     dimension = GROUP_ALIASES.get(dimension, dimension)
     field = _FIELD.get(dimension, dimension)
+    summary = filterset.rows(by=dimension)
     rows = list(summary.order_by().values(field).annotate(**_sums()))
     labels = _labels(dimension, [row[field] for row in rows])
     groups = []
@@ -174,6 +196,18 @@ def breakdown(summary: QuerySet[ArrearsSummary], dimension: str) -> list[dict]:
     return sorted(groups, key=lambda g: (-g["arrears"], g["label"]))
 
 
+def combined(groups: list[dict]) -> dict:
+    """Several groups summed into one (the dashboard's "other" row), with rates and aging."""
+    return _with_rates({name: sum((g[name] for g in groups), 0 if name in ("customers", "overdue_customers")
+                                  else ZERO) for name in MEASURES})  # fmt: skip
+
+
+def grades_of(filterset: ArrearsSummaryFilterSet, as_of: dt.date) -> set[str]:
+    """The grades present in the scope on the date ("" for ungraded), for the grade filter."""
+    rows = filterset.grain_rows(needs=("grade",))
+    return set(rows.filter(as_of=as_of).order_by().values_list("grade", flat=True).distinct())
+
+
 def aging_groups(totals: dict) -> list[dict]:
     """The aging buckets as groups (the API's group_by=aging): only the amount is known per bucket."""
     return [
@@ -183,14 +217,15 @@ def aging_groups(totals: dict) -> list[dict]:
     ]  # fmt: skip
 
 
-def trend(every_date: QuerySet[ArrearsSummary], as_of: dt.date, months: int = 13) -> list[dict]:
+def trend(filterset: ArrearsSummaryFilterSet, as_of: dt.date, months: int = 13) -> list[dict]:
     """Billed against received in each of the last 13 months and the arrears at each month-end,
     from the month-end summaries (the as-of date stands for its own month); a month without a
     summary is shown empty, not as zero."""
     ends = month_ends(as_of, months)
     found = {
         row["as_of"]: row
-        for row in every_date.filter(as_of__in=ends)
+        for row in filterset.rows(every_date=True)
+        .filter(as_of__in=ends)
         .order_by()
         .values("as_of")
         .annotate(billed=Sum("billed_month"), received=Sum("received_month"), arrears=Sum("arrears"))
@@ -272,12 +307,15 @@ def positions_date() -> dt.date | None:
     return state.as_of if state else None
 
 
-def cache_key(kind: str, user, query: str, state: SummaryState | None, extra: str = "") -> str | None:
-    """A cache key for a dashboard answer: who asks (scoping is per user), what they ask, and
-    the summary's last rebuild and refresh — so any refresh makes every cached answer stale
-    without deleting anything. None when there is no summary (nothing worth caching)."""
-    if state is None or not user.is_authenticated:
+def cache_key(kind: str, user, filterset: ArrearsSummaryFilterSet, query, extra: str = "") -> str | None:
+    """A cache key for a dashboard answer: whose rows (two users with the same scope share their
+    answers: every manager, say), what is asked (the non-empty query parameters, in order), the
+    summary's version (when any date was last written, so a refresh that changed something makes
+    every cached answer stale without deleting anything) and `extra` (the language). None when
+    there is no summary or no scope (nothing worth caching)."""
+    seen = visibility(user)
+    if seen is None or not filterset.version:
         return None
-    stamp = f"{state.as_of}|{state.rebuilt_at and state.rebuilt_at.timestamp()}|{state.refreshed_at.timestamp()}"
-    raw = f"{kind}|{user.pk}|{query}|{stamp}|{extra}"
-    return "dashboard:" + hashlib.sha256(raw.encode()).hexdigest()
+    asked = sorted((name, value) for name in query for value in query.getlist(name) if value != "")
+    raw = f"{kind}|{seen.key}|{asked}|{filterset.version}|{extra}"
+    return f"dashboard:{kind}:" + hashlib.sha256(raw.encode()).hexdigest()

@@ -16,7 +16,17 @@ from billing.models import AdjustmentNote, Bill, Forecast, Payment, PaymentAlloc
 from billing.selectors import overdue_bills_as_of
 from customers.models import Customer
 
-from .models import DIMENSIONS, MEASURES, MONEY_MEASURES, ArrearsPosition, ArrearsSummary, SummaryState
+from .models import (
+    DIMENSIONS,
+    MEASURES,
+    MONEY_MEASURES,
+    ROLLUP_GRAINS,
+    ArrearsPosition,
+    ArrearsRollup,
+    ArrearsSummary,
+    SummaryDate,
+    SummaryState,
+)
 
 ZERO = Decimal("0")
 BUCKETS = ((30, "aged_0_30"), (60, "aged_31_60"), (90, "aged_61_90"), (180, "aged_91_180"), (None, "aged_over_180"))
@@ -119,7 +129,53 @@ def _write_summary(as_of: dt.date, grouped: dict[tuple, dict]) -> int:
         for key, values in grouped.items()
     ]  # fmt: skip
     ArrearsSummary.objects.bulk_create(rows, batch_size=2000)
+    _summary_written(as_of, len(rows))
     return len(rows)
+
+
+def _grouped_insert(into, source, dimensions, as_of: dt.date, *, grain: str | None = None) -> int:
+    """INSERT INTO into (as_of, [grain], dimensions…, measures…) SELECT the source's measures summed
+    by `dimensions` (the source's rows of as_of only, when it is the summary). Dimensions of the
+    target outside `dimensions` are left blank (null for the collector): the rollup's grains."""
+    quote = connection.ops.quote_name
+
+    def column(model, name):
+        return quote(model._meta.get_field(name).column)
+
+    targets = [column(into, d) for d in DIMENSIONS if d in dimensions or grain is not None]
+    selected = [
+        column(source, d) if d in dimensions else ("NULL" if d == "collector" else "''")
+        for d in DIMENSIONS
+        if d in dimensions or grain is not None
+    ]
+    grouped = ", ".join(column(source, d) for d in DIMENSIONS if d in dimensions)
+    measures = [column(source, m) for m in MEASURES]
+    where, params = "", [as_of]
+    if grain is not None:
+        targets.insert(0, column(into, "grain"))
+        selected.insert(0, "%s")
+        params.append(grain)
+        where = f"WHERE {column(source, 'as_of')} = %s"
+        params.append(as_of)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(into._meta.db_table)} "
+            f"({column(into, 'as_of')}, {', '.join(targets)}, {', '.join(column(into, m) for m in MEASURES)}) "
+            f"SELECT %s, {', '.join(selected)}, {', '.join(f'SUM({m})' for m in measures)} "
+            f"FROM {quote(source._meta.db_table)} {where} GROUP BY {grouped}",
+            params,
+        )
+        return cursor.rowcount
+
+
+def _summary_written(as_of: dt.date, rows: int) -> None:
+    """After a date's summary is replaced: its rollups (every grain: some hundred rows for the
+    coarse ones) and its entry among the summary dates, whose time versions every cached
+    dashboard answer."""
+    ArrearsRollup.objects.filter(as_of=as_of).delete()
+    for grain in ROLLUP_GRAINS:
+        _grouped_insert(ArrearsRollup, ArrearsSummary, grain, as_of, grain=",".join(grain))
+    SummaryDate.objects.update_or_create(as_of=as_of, defaults={"rows": rows, "built_at": timezone.now()})
 
 
 def _summary_from_positions(as_of: dt.date) -> int:
@@ -127,18 +183,9 @@ def _summary_from_positions(as_of: dt.date) -> int:
     province (100,000 positions, some 40,000 combinations) reading them into Python and writing
     the rows back with bulk_create took most of a refresh's 10 s."""
     ArrearsSummary.objects.filter(as_of=as_of).delete()
-    quote = connection.ops.quote_name
-    dims = ", ".join(quote(ArrearsPosition._meta.get_field(d).column) for d in DIMENSIONS)
-    measures = [quote(ArrearsPosition._meta.get_field(m).column) for m in MEASURES]
-    sums = ", ".join(f"SUM({m})" for m in measures)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(ArrearsSummary._meta.db_table)} "
-            f"({quote(ArrearsSummary._meta.get_field('as_of').column)}, {dims}, {', '.join(measures)}) "
-            f"SELECT %s, {dims}, {sums} FROM {quote(ArrearsPosition._meta.db_table)} GROUP BY {dims}",
-            [as_of],
-        )
-        return cursor.rowcount
+    rows = _grouped_insert(ArrearsSummary, ArrearsPosition, DIMENSIONS, as_of)
+    _summary_written(as_of, rows)
+    return rows
 
 
 def _position_row(cid: int, as_of: dt.date, position: dict) -> ArrearsPosition:
@@ -220,7 +267,7 @@ def month_ends(as_of: dt.date, months: int = 13) -> list[dt.date]:
 def summary_rebuild_history(*, as_of: dt.date | None = None, months: int = 13, force: bool = False) -> list[dt.date]:
     """The month-end summaries the 13-month trend reads (missing ones, or all with force)."""
     as_of = as_of or timezone.localdate()
-    done = set(ArrearsSummary.objects.values_list("as_of", flat=True).distinct())
+    done = set(SummaryDate.objects.values_list("as_of", flat=True))
     built = []
     for day in month_ends(as_of, months):
         if force or day not in done or day == as_of:

@@ -14,10 +14,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.db import transaction
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -39,8 +41,7 @@ BREAKDOWNS = ("region", "industry", "grade", "collector", "settlement_mode")
 
 def _filterset(request) -> ArrearsSummaryFilterSet:
     # Always bound (an empty query is valid: the latest date, no dimension chosen).
-    data = filter_data(request.GET) or QueryDict()
-    return ArrearsSummaryFilterSet(data, queryset=s.summary_visible_to(request.user), request=request)
+    return s.dashboard_filterset(filter_data(request.GET) or QueryDict(), request)
 
 
 class Drill:
@@ -51,6 +52,7 @@ class Drill:
         self.base = filterset.dimensions()
         self.as_of = as_of
         self.first, self.last = month_bounds(as_of)
+        self._paths: dict[str, str] = {}
 
     def url(self, name: str, **params) -> str:
         query = dict(self.base)
@@ -59,7 +61,14 @@ class Drill:
                 query[key] = [str(v) for v in value]
             elif value is not None:
                 query[key] = [str(value)]
-        return f"{reverse(name)}?{urlencode(query, doseq=True)}"
+        if (path := self._paths.get(name)) is None:
+            path = self._paths[name] = reverse(name)
+        return f"{path}?{urlencode(query, doseq=True)}"
+
+    def page(self, name: str, *args) -> str:
+        """A dashboard page (the full breakdown, the dashboard itself) for the same filters and date."""
+        query = {**self.base, "as_of": [self.as_of.isoformat()]}
+        return f"{reverse(name, args=args)}?{urlencode(query, doseq=True)}"
 
     def customers(self, **extra) -> str:
         return self.url("customers:list", **extra)
@@ -123,7 +132,7 @@ def _bar_chart(groups: list[dict], label: str, links: list[str]) -> dict:
     }
 
 
-def _charts(totals: dict, trend: list[dict], breakdowns: list[dict], drill: Drill) -> dict:
+def _charts(totals: dict, trend: list[dict], drill: Drill) -> dict:
     return {
         "aging": {
             "type": "bar",
@@ -161,47 +170,58 @@ def _charts(totals: dict, trend: list[dict], breakdowns: list[dict], drill: Dril
             ],
             "links": [drill.arrears_on(r["month_end"]) for r in trend],
         },
-        **{
-            f"by_{b['dimension']}": _bar_chart(
-                b["groups"], _("Arrears (yuan)"), [g["links"]["arrears"] for g in b["groups"]]
-            )
-            for b in breakdowns
-        },
     }
 
 
+def breakdown_table(filterset: ArrearsSummaryFilterSet, dimension: str, drill: Drill, limit: int | None) -> dict:
+    """One breakdown as the page shows it: the largest `limit` groups with their drill-down
+    links, the rest summed into one row (so the table still adds up to the tiles), and how many
+    groups there are (a province has hundreds of collectors: the full table is its own page)."""
+    groups = s.breakdown(filterset, dimension)
+    shown = groups if limit is None else groups[:limit]
+    for group in shown:
+        group["links"] = drill.group(dimension, group["key"])
+        group["aging_cells"] = [
+            dict(bucket, link=link) for bucket, link in zip(group["aging"], group["links"]["aging"], strict=True)
+        ]
+    rest = groups[len(shown) :]
+    table = {
+        "dimension": dimension,
+        "label": s.DIMENSION_LABELS[dimension],
+        "groups": shown,
+        "count": len(groups),
+        "others": s.combined(rest) if rest else None,
+        "others_count": len(rest),
+        "chart_id": f"dashboard-chart-by_{dimension}",
+        "all_url": drill.page("dashboards:breakdown", dimension),
+    }
+    table["chart"] = _bar_chart(shown, _("Arrears (yuan)"), [g["links"]["arrears"] for g in shown])
+    return table
+
+
 def dashboard_data(request, filterset: ArrearsSummaryFilterSet) -> dict:
-    """Every figure of the page (and its exports) for a valid filterset with a summary."""
+    """Every figure of the page's body for a valid filterset with a summary: what one scope,
+    query and language share (`dashboard_body` caches it), so nothing here depends on the user
+    beyond their scope."""
     user = request.user
     as_of = filterset.as_of_date
-    summary = filterset.qs
+    summary = filterset.rows()
     drill = Drill(filterset, as_of)
     totals = s.figures(summary)
-    breakdowns = []
-    for dimension in BREAKDOWNS:
-        groups = s.breakdown(summary, dimension)
-        for group in groups:
-            group["links"] = drill.group(dimension, group["key"])
-            group["aging_cells"] = [
-                dict(bucket, link=link) for bucket, link in zip(group["aging"], group["links"]["aging"], strict=True)
-            ]
-        breakdowns.append({"dimension": dimension, "label": s.DIMENSION_LABELS[dimension], "groups": groups,
-                           "chart_id": f"dashboard-chart-by_{dimension}"})  # fmt: skip
-    trend = s.trend(filterset.every_date_qs, as_of)
+    breakdowns = [breakdown_table(filterset, dimension, drill, s.BREAKDOWN_SHOWN) for dimension in BREAKDOWNS]
+    trend = s.trend(filterset, as_of)
     for row in trend:
         row["links"] = {"billed": drill.billed(row["month_end"]), "arrears": drill.arrears_on(row["month_end"])}
-    important = s.figures(summary.filter(importance__in=s.IMPORTANT))
+    important = s.figures(filterset.rows(needs=("importance",)).filter(importance__in=s.IMPORTANT))
     # The two short lists come from today's per-customer positions: for another date they
     # would mix days, so they are left out there.
     positions_date = s.positions_date()
     current = positions_date == as_of
     positions = filterset.filter_rows(s.positions_visible_to(user)) if current else None
-    cutoffs = s.cutoff_orders(user, CutoffDimensionFilterSet(filterset.data, request=request))
-    charts = _charts(totals, trend, breakdowns, drill)
-    for b in breakdowns:
-        b["chart"] = charts[f"by_{b['dimension']}"]
     return {
+        "filterset": filterset,
         "as_of": as_of,
+        "grades_offered": _grades_offered(filterset, as_of),
         "totals": totals,
         "aging": [dict(b, link=drill.arrears(bucket)) for b, bucket in zip(totals["aging"], s.AGING, strict=True)],
         "breakdowns": breakdowns,
@@ -211,7 +231,6 @@ def dashboard_data(request, filterset: ArrearsSummaryFilterSet) -> dict:
         "positions_date": positions_date,
         "top": s.top_debtors(positions) if current else [],
         "important_rows": s.important_in_arrears(positions) if current else [],
-        "cutoffs": cutoffs,
         "drill": {
             "arrears": drill.arrears(),
             "customers": drill.customers(),
@@ -222,10 +241,8 @@ def dashboard_data(request, filterset: ArrearsSummaryFilterSet) -> dict:
             "billed": drill.billed(as_of),
             "important_in_arrears": drill.in_arrears(importance=drill.important()),
             "important_arrears": drill.arrears(importance=drill.important()),
-            "cutoffs_open": _cutoff_link(filterset, "proposed"),
-            "cutoffs_executed": _cutoff_link(filterset, "executed", "restoring"),
         },
-        "charts": charts,
+        "charts": _charts(totals, trend, drill),
     }
 
 
@@ -238,11 +255,52 @@ def _cutoff_link(filterset, *statuses) -> str:
     return f"{reverse('collection:cutoff_list')}?{urlencode(query, doseq=True)}"
 
 
-def _grades_offered(request, as_of) -> list[tuple[str, str]]:
-    grades = set(s.summary_visible_to(request.user).filter(as_of=as_of).values_list("grade", flat=True))
+def _grades_offered(filterset: ArrearsSummaryFilterSet, as_of) -> list[tuple[str, str]]:
+    grades = s.grades_of(filterset, as_of)
     # Best first (AAA, AA, A, B, C): the letters alone sort AAA after A. Ungraded last.
     grades = sorted(grades, key=lambda g: (not g, g[:1], -len(g)))
     return [(grade or "none", grade or _("No grade")) for grade in grades]
+
+
+def _cached_html(request, filterset: ArrearsSummaryFilterSet, kind: str, render_html) -> str:
+    """HTML shared by every user of one scope asking the same thing in the same language, kept
+    until the summary changes (the key carries its version) — so twenty managers opening the
+    dashboard after a refresh cost one computation. Rendered without the request: no CSRF token,
+    no user menu (those are in the page around it)."""
+    key = s.cache_key(kind, request.user, filterset, request.GET, get_language())
+    if key and (html := cache.get(key)) is not None:
+        return mark_safe(html)  # noqa: S308 -- our own rendered template, from our cache
+    html = render_html()
+    if key:
+        cache.set(key, html, settings.DASHBOARD_CACHE_SECONDS)
+    return mark_safe(html)  # noqa: S308 -- rendered by render_to_string, autoescaped
+
+
+def _shell(request, filterset: ArrearsSummaryFilterSet, **context) -> dict:
+    """What the page around the cached body shows: the summary's state, the export menu and,
+    for managers, the refresh button (with its CSRF token)."""
+    return dict(
+        context,
+        filterset=filterset,
+        state=s.summary_state(),
+        can_refresh=is_manager(request.user),
+        query=request.GET.urlencode(),
+        export_tables=EXPORT_TABLES,
+        as_of=filterset.as_of_date,
+    )
+
+
+def _unanswerable(request, template: str, filterset: ArrearsSummaryFilterSet, context: dict):
+    """The page when there is no summary yet, or the filters are wrong (400, named); else None."""
+    if not filterset.available_dates:
+        return render(request, template, context)
+    if not filterset.is_valid():
+        context["body"] = render_to_string(BODY, {"filterset": filterset, "as_of": context["as_of"]})
+        return render(request, template, context, status=400)
+    return None
+
+
+BODY = "dashboards/partials/body.html"
 
 
 def arrears_dashboard(request):
@@ -250,30 +308,41 @@ def arrears_dashboard(request):
     same scoping as every list, so the drill-down rows are the ones counted)."""
     require(user_role(request.user) is not None)
     filterset = _filterset(request)
-    context = {
-        "filterset": filterset,
-        "state": s.summary_state(),
-        "can_refresh": is_manager(request.user),
-        "query": request.GET.urlencode(),
-        "export_tables": EXPORT_TABLES,
+    context = _shell(request, filterset)
+    if (response := _unanswerable(request, "dashboards/arrears.html", filterset, context)) is not None:
+        return response
+    context["body"] = _cached_html(
+        request, filterset, "page", lambda: render_to_string(BODY, dashboard_data(request, filterset))
+    )
+    context["body_ok"] = True
+    context["cutoffs"] = s.cutoff_orders(request.user, CutoffDimensionFilterSet(filterset.data, request=request))
+    context["cutoff_links"] = {
+        "open": _cutoff_link(filterset, "proposed"),
+        "executed": _cutoff_link(filterset, "executed", "restoring"),
     }
-    if not filterset.available_dates:
-        return render(request, "dashboards/arrears.html", context)
-    if not filterset.is_valid():
-        return render(request, "dashboards/arrears.html", context, status=400)
-    # The page changes only when the summary does: kept per user, session and language until
-    # the next refresh. Not while a message waits to be shown (it would be cached with it).
-    key = s.cache_key("page", request.user, request.GET.urlencode(), context["state"],
-                      f"{request.session.session_key}|{get_language()}")  # fmt: skip
-    pending = "messages" in request.COOKIES or "_messages" in request.session
-    if key and not pending and (cached := cache.get(key)) is not None:
-        return HttpResponse(cached)
-    context.update(dashboard_data(request, filterset))
-    context["grades_offered"] = _grades_offered(request, context["as_of"])
-    response = render(request, "dashboards/arrears.html", context)
-    if key and not pending:
-        cache.set(key, response.content, settings.DASHBOARD_CACHE_SECONDS)
-    return response
+    return render(request, "dashboards/arrears.html", context)
+
+
+def breakdown_page(request, dimension: str):
+    """One breakdown in full (every collector of a province, say), with the page's filters."""
+    if dimension not in BREAKDOWNS:
+        raise Http404
+    require(user_role(request.user) is not None)
+    filterset = _filterset(request)
+    context = _shell(request, filterset, dimension=dimension, dimension_label=s.DIMENSION_LABELS[dimension])
+    if (response := _unanswerable(request, "dashboards/breakdown.html", filterset, context)) is not None:
+        return response
+
+    def render_table():
+        drill = Drill(filterset, context["as_of"])
+        b = breakdown_table(filterset, dimension, drill, None)
+        return render_to_string(
+            "dashboards/partials/breakdown.html",
+            {"b": b, "aging": s.AGING, "full": True, "dashboard_url": drill.page("dashboards:arrears")},
+        )
+
+    context["body"] = _cached_html(request, filterset, f"breakdown-{dimension}", render_table)
+    return render(request, "dashboards/breakdown.html", context)
 
 
 @require_POST
@@ -368,16 +437,17 @@ EXPORT_TABLES = {
 }
 
 
-def _table(data: dict, table: str):
-    """(columns, rows) of one exported table."""
+def _table(request, filterset: ArrearsSummaryFilterSet, table: str):
+    """(columns, rows) of one exported table, every row of it (no "others")."""
     if table in BREAKDOWNS:
-        groups = next(b["groups"] for b in data["breakdowns"] if b["dimension"] == table)
-        return _group_columns(table), groups
+        return _group_columns(table), s.breakdown(filterset, table)
     if table == "aging":
-        return AGING_COLUMNS, data["totals"]["aging"]
+        return AGING_COLUMNS, s.figures(filterset.rows())["aging"]
     if table == "trend":
-        return TREND_COLUMNS, data["trend"]
-    return TOP_COLUMNS, data["top"]
+        return TREND_COLUMNS, s.trend(filterset, filterset.as_of_date)
+    current = s.positions_date() == filterset.as_of_date
+    positions = filterset.filter_rows(s.positions_visible_to(request.user))
+    return TOP_COLUMNS, s.top_debtors(positions) if current else []
 
 
 def export(request, table: str, fmt: str):
@@ -389,10 +459,9 @@ def export(request, table: str, fmt: str):
     filterset = _filterset(request)
     if not filterset.available_dates or not filterset.is_valid():
         raise Http404
-    data = dashboard_data(request, filterset)
-    stem = f"arrears-{data['as_of'].isoformat()}"
+    stem = f"arrears-{filterset.as_of_date.isoformat()}"
     if table == "all":
-        sheets = [sheet_of(EXPORT_TABLES[name], *_table(data, name)) for name in EXPORT_TABLES]
+        sheets = [sheet_of(EXPORT_TABLES[name], *_table(request, filterset, name)) for name in EXPORT_TABLES]
         return xlsx_response(f"{stem}.xlsx", sheets)
-    columns, rows = _table(data, table)
+    columns, rows = _table(request, filterset, table)
     return export_response(fmt, f"{stem}-{table}", columns, rows)

@@ -350,9 +350,16 @@ PAYMENT_MAX_BACKDATE_DAYS = env_int("PAYMENT_MAX_BACKDATE_DAYS", 45)
 # Largest reading batch one API request may carry (the daily file goes through import_readings).
 READINGS_MAX_BATCH = env_int("READINGS_MAX_BATCH", 50000)
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Dashboard answers are cached until the summary's next refresh (the key carries its time);
-# this is only the upper bound.
+# Each process its own memory, unless CACHE_URL names a Redis shared by every worker (production
+# settings default it to the broker's): the dashboards' cached answers are then computed once for
+# all workers.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_redis_url("CACHE_URL")}
+    if env_redis_url("CACHE_URL")
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+# Dashboard answers are cached until the summary changes (the key carries its version); this is
+# only the upper bound.
 DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 600)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
