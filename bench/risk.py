@@ -479,9 +479,9 @@ def bench_scoring(ctx: BenchContext) -> str:
             "Statements per run at two portfolio sizes (first run, and the next day's on top of it). The reads "
             f"are set-based: {small_probe.part_queries('gather') // -(-small // chunk)} statements per chunk of "
             f"{chunk:,} in `gather`, a handful more in `_store`. What grows with the customers are the writes of a "
-            "first run: one UPDATE of the customer's grade (`customers.services.customer_grade_set`, a savepoint "
-            "each: three statements) per grade that changed; the policy proposals and their history rows are "
-            "two bulk INSERTs a chunk. The next day, with the grades and the proposals in place, there are next "
+            "first run: the grades that changed, one UPDATE per grade a chunk "
+            "(`customers.services.customer_grades_set`), and the policy proposals and their history rows, two "
+            "bulk INSERTs a chunk. The next day, with the grades and the proposals in place, there are next "
             "to none.",
             queries,
             "Before this benchmark `_store` wrote the grade with `customer_update` (model validation of every "
@@ -489,8 +489,8 @@ def bench_scoring(ctx: BenchContext) -> str:
             "grade policy, the open proposals and the recent rejections per customer and saved each proposal "
             "with its history row one by one: a first run of 1,000 "
             "customers made 38,935 statements and took 71 s on this machine (extrapolated to 10,000 customers, "
-            "about 12 minutes). Now the grade is one UPDATE, those reads one query per chunk each and the "
-            "proposals two bulk INSERTs per chunk.",
+            "about 12 minutes). Now the grades are one UPDATE per grade a chunk, those reads one query per chunk "
+            "each and the proposals two bulk INSERTs per chunk.",
             "**Where the time goes** (the median first run). The named functions of `risk.services` are wrapped "
             "with timers without changing them; the SQL columns are the statements run directly inside each "
             "part (not in the parts it calls).",

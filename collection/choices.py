@@ -45,6 +45,9 @@ class ArrangementStatusChoices(models.TextChoices):
     ACTIVE = "active", _("Active")
     COMPLETED = "completed", _("Completed")
     BROKEN = "broken", _("Broken")
+    # Withdrawn by agreement (re-signed on other terms, the arrears settled another way): neither
+    # kept nor broken, so it counts neither way in the credit score.
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class CutoffStatusChoices(models.TextChoices):

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from billing.choices import GuaranteeKindChoices
 from core.forms import BootstrapFormMixin
 
-from .services import GUARANTEE_REASON_MAX
+from .services import ARRANGEMENT_REASON_MAX, GUARANTEE_REASON_MAX
 
 MAX_INSTALMENTS = 36  # three years of monthly instalments
 DEFAULT_INSTALMENTS = 3
@@ -70,6 +70,18 @@ class GuaranteeReleaseForm(BootstrapFormMixin, forms.Form):
     confirm = forms.BooleanField(
         label=_("I confirm the guarantee is given back: it no longer covers this customer's bills."),
         error_messages={"required": _("Confirm the release.")},
+    )
+
+
+class ArrangementCancelForm(BootstrapFormMixin, forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=ARRANGEMENT_REASON_MAX,
+        help_text=_("Kept in the audit trail, e.g. re-signed on new terms, or paid off by the guarantor."),
+    )
+    confirm = forms.BooleanField(
+        label=_("I confirm the arrangement is withdrawn: dunning resumes for what is still owed."),
+        error_messages={"required": _("Confirm the cancellation.")},
     )
 
 

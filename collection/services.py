@@ -522,6 +522,38 @@ def arrangements_check(*, day: dt.date | None = None) -> tuple[int, int]:
     return completed, broken
 
 
+ARRANGEMENT_REASON_MAX = 100  # the audit trail's change-reason column (django-simple-history) holds 100
+
+
+@transaction.atomic
+def arrangement_cancel(*, arrangement: PaymentArrangement, by: User, reason: str) -> PaymentArrangement:
+    """Withdraw an active arrangement (re-signed on other terms, or the arrears settled another
+    way): dunning resumes for what is still owed, and it counts as neither kept nor broken. Area
+    leaders and managers only, with the reason kept in its audit trail."""
+    if not can_sign_agreements(by):
+        raise PermissionDenied(_("Only an area leader or a manager may cancel an arrangement."))
+    # Locked so that the nightly check and a cancel cannot both resolve it.
+    arrangement = PaymentArrangement.objects.select_for_update().get(pk=arrangement.pk)
+    if arrangement.status != ArrangementStatusChoices.ACTIVE:
+        raise ValidationError(
+            {"status": _("Only an active arrangement can be cancelled; this one is %(status)s.")
+             % {"status": arrangement.get_status_display().lower()}}
+        )  # fmt: skip
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give the reason for the cancellation.")})
+    if len(reason) > ARRANGEMENT_REASON_MAX:
+        raise ValidationError(
+            {"reason": _("Keep the reason within %(count)d characters.") % {"count": ARRANGEMENT_REASON_MAX}}
+        )
+    arrangement.status = ArrangementStatusChoices.CANCELLED
+    arrangement.resolved_on = timezone.localdate()
+    arrangement._history_user = by
+    arrangement._change_reason = reason
+    arrangement.save(update_fields=["status", "resolved_on"])
+    return arrangement
+
+
 def can_sign_agreements(user: User) -> bool:
     """Area leaders and managers sign arrangements and record and release guarantees
     (DESIGN.md: guarantees are recorded by area leaders and managers; arrangements are signed by

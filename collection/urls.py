@@ -17,6 +17,7 @@ urlpatterns = [
     path("notices/<int:pk>/", views_agreements.notice_detail, name="notice_detail"),
     path("arrangements/", views_agreements.arrangement_list, name="arrangement_list"),
     path("arrangements/<int:pk>/", views_agreements.arrangement_detail, name="arrangement_detail"),
+    path("arrangements/<int:pk>/cancel/", views_agreements.arrangement_cancel_view, name="arrangement_cancel"),
     path("guarantees/", views_agreements.guarantee_list, name="guarantee_list"),
     path("guarantees/<int:pk>/", views_agreements.guarantee_detail, name="guarantee_detail"),
     path("guarantees/<int:pk>/release/", views_agreements.guarantee_release_view, name="guarantee_release"),

@@ -33,6 +33,7 @@ from .choices import ArrangementStatusChoices
 from .filtersets_agreements import GUARANTEE_STATES, GuaranteeFilterSet, PaymentArrangementFilterSet
 from .forms_agreements import (
     DEFAULT_INSTALMENTS,
+    ArrangementCancelForm,
     ArrangementForm,
     ArrangementSplitForm,
     GuaranteeForm,
@@ -46,7 +47,13 @@ from .selectors_agreements import (
     arrangements_with_figures,
     customer_owed,
 )
-from .services import arrangement_create, can_sign_agreements, guarantee_record, guarantee_release
+from .services import (
+    arrangement_cancel,
+    arrangement_create,
+    can_sign_agreements,
+    guarantee_record,
+    guarantee_release,
+)
 
 EXPIRY_WARNING_DAYS = 30  # the badge on the panel and lists; the e-mails go out 30 and 7 days ahead
 PANEL_ARRANGEMENTS = 10
@@ -56,6 +63,7 @@ PANEL_GUARANTEES = 20
 SERVICE_FIELDS = {
     "instalments": gettext_lazy("Instalments"),
     "customer": gettext_lazy("Customer"),
+    "status": gettext_lazy("Status"),
 }
 
 ARRANGEMENT_SORTS = {
@@ -131,16 +139,43 @@ def arrangement_list(request):
     return render(request, template, context)
 
 
-def arrangement_detail(request, pk: int):
-    arrangement = get_object_or_404(
+def _arrangement(request, pk: int) -> PaymentArrangement:
+    return get_object_or_404(
         _scoped(PaymentArrangement, request.user).select_related("customer__region", "created_by", "case"), pk=pk
     )
+
+
+def _arrangement_page(request, arrangement, form: ArrangementCancelForm | None = None, status: int = 200):
+    can_cancel = can_sign_agreements(request.user) and arrangement.status == ArrangementStatusChoices.ACTIVE
     context = {
         "arrangement": arrangement,
         "progress": arrangement_progress(arrangement, timezone.localdate()),
         "history": history_entries(arrangement),
+        "can_cancel": can_cancel,
+        "form": form if form is not None else (ArrangementCancelForm() if can_cancel else None),
     }
-    return render(request, "collection/arrangement_detail.html", context)
+    return render(request, "collection/arrangement_detail.html", context, status=status)
+
+
+@require_GET
+def arrangement_detail(request, pk: int):
+    return _arrangement_page(request, _arrangement(request, pk))
+
+
+@require_POST
+def arrangement_cancel_view(request, pk: int):
+    require(can_sign_agreements(request.user))
+    arrangement = _arrangement(request, pk)
+    form = ArrangementCancelForm(request.POST)
+    if form.is_valid():
+        try:
+            arrangement_cancel(arrangement=arrangement, by=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            _service_errors_on(form, exc)
+        else:
+            messages.success(request, _("Arrangement cancelled; dunning resumes for what is still owed."))
+            return redirect("collection:arrangement_detail", pk=arrangement.pk)
+    return _arrangement_page(request, arrangement, form, status=400)
 
 
 # ---------------------------------------------------------------------------------------------

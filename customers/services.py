@@ -6,6 +6,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import Contact, Customer, MeterPoint, ServiceVisit
@@ -35,7 +36,20 @@ def customer_update(*, customer: Customer, data: dict[str, Any], updated_by: Use
 @transaction.atomic
 def customer_grade_set(*, customer: Customer, grade: str) -> None:
     """Record the current credit grade on the archive (written by the risk floor)."""
-    Customer.objects.filter(pk=customer.pk).update(credit_grade=grade)
+    customer_grades_set({customer.pk: grade})
+
+
+@transaction.atomic
+def customer_grades_set(grades: dict[int, str]) -> None:
+    """Record many customers' current credit grades (the nightly scoring run): one UPDATE per
+    grade, not per customer. No archive history row — the scores are the grade's history — but
+    `updated_at` moves, so the dashboards' refresh regroups the customers under their new grade."""
+    by_grade: dict[str, list[int]] = {}
+    for customer_id, grade in grades.items():
+        by_grade.setdefault(grade, []).append(customer_id)
+    now = timezone.now()
+    for grade, ids in by_grade.items():
+        Customer.objects.filter(pk__in=ids).update(credit_grade=grade, updated_at=now)
 
 
 @transaction.atomic

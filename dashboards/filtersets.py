@@ -95,6 +95,19 @@ class ArrearsSummaryFilterSet(CustomerDimensionFilterSet):
         day = self.as_of_date
         return rows.filter(as_of=day) if day else rows.none()
 
+    def asked(self) -> str:
+        """What a valid filterset asks, canonically: the date it resolves to and each dimension
+        filter's cleaned values, sorted (the dashboards' cache key)."""
+        cleaned = self.form.cleaned_data
+        parts = [f"as_of={self.as_of_date}"]
+        for name in DIMENSION_FILTERS:
+            value = cleaned.get(name)
+            if value in (None, "", []):
+                continue
+            values = value if isinstance(value, list | tuple) else [getattr(value, "pk", value)]
+            parts.append(f"{name}={','.join(sorted(map(str, values)))}")
+        return "&".join(parts)
+
     def dimensions(self) -> dict[str, list[str]]:
         """The dimension filters as given, for drill-down links (same names on every list)."""
         if self.data is None:

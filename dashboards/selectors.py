@@ -13,6 +13,7 @@ import hashlib
 from decimal import Decimal
 from typing import NamedTuple
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
@@ -159,8 +160,11 @@ def _labels(dimension: str, keys: list) -> dict:
     if dimension == "region":
         return dict(Region.objects.filter(pk__in=[k for k in keys if k is not None]).values_list("pk", "name"))
     if dimension == "collector":
+        # A province has hundreds of collectors: their names without building User objects
+        # (the label is `get_full_name() or username`, as everywhere else).
         users = User.objects.filter(pk__in=[k for k in keys if k is not None])
-        return {u.pk: u.get_full_name() or u.username for u in users}
+        names = users.values_list("pk", "first_name", "last_name", "username")
+        return {pk: f"{first} {last}".strip() or username for pk, first, last, username in names}
     return _CHOICES.get(dimension, {})
 
 
@@ -307,15 +311,16 @@ def positions_date() -> dt.date | None:
     return state.as_of if state else None
 
 
-def cache_key(kind: str, user, filterset: ArrearsSummaryFilterSet, query, extra: str = "") -> str | None:
+def cache_key(kind: str, user, filterset: ArrearsSummaryFilterSet, extra: str = "") -> str | None:
     """A cache key for a dashboard answer: whose rows (two users with the same scope share their
-    answers: every manager, say), what is asked (the non-empty query parameters, in order), the
-    summary's version (when any date was last written, so a refresh that changed something makes
-    every cached answer stale without deleting anything) and `extra` (the language). None when
-    there is no summary or no scope (nothing worth caching)."""
+    answers: every manager, say), what is asked (the filterset's cleaned filters and the date they
+    resolve to, so `?` and `?as_of=<latest>` share an answer and a stray parameter changes
+    nothing), the summary's version (when any date was last written, so a refresh that changed
+    something makes every cached answer stale without deleting anything) and `extra` (the
+    language, the API's group_by). None when there is no summary or scope, or caching is off
+    (`DASHBOARD_CACHE_SECONDS` 0)."""
     seen = visibility(user)
-    if seen is None or not filterset.version:
+    if seen is None or not filterset.version or settings.DASHBOARD_CACHE_SECONDS <= 0:
         return None
-    asked = sorted((name, value) for name in query for value in query.getlist(name) if value != "")
-    raw = f"{kind}|{seen.key}|{asked}|{filterset.version}|{extra}"
+    raw = f"{kind}|{seen.key}|{filterset.asked()}|{filterset.version}|{extra}"
     return f"dashboard:{kind}:" + hashlib.sha256(raw.encode()).hexdigest()

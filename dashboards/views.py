@@ -267,7 +267,7 @@ def _cached_html(request, filterset: ArrearsSummaryFilterSet, kind: str, render_
     until the summary changes (the key carries its version) — so twenty managers opening the
     dashboard after a refresh cost one computation. Rendered without the request: no CSRF token,
     no user menu (those are in the page around it)."""
-    key = s.cache_key(kind, request.user, filterset, request.GET, get_language())
+    key = s.cache_key(kind, request.user, filterset, get_language())
     if key and (html := cache.get(key)) is not None:
         return mark_safe(html)  # noqa: S308 -- our own rendered template, from our cache
     html = render_html()

@@ -18,7 +18,7 @@ from core.formatting import money
 from core.roles import is_manager
 from customers.choices import CustomerSettlementModeChoices as MODE
 from customers.models import Customer
-from customers.services import customer_grade_set, customer_update
+from customers.services import customer_grades_set, customer_update
 
 from .choices import AlertKindChoices, ProposalKindChoices, ProposalStatusChoices, RunStatusChoices
 from .choices import ScorecardStatusChoices as CARD
@@ -118,17 +118,16 @@ def _store(results: dict[int, ScoreResult], inputs: dict[int, CustomerInputs], c
         PolicyProposal.objects.filter(customer_id__in=ids, status=ProposalStatusChoices.REJECTED,
                                       decided_at__gte=quiet_since).values_list("customer_id", "kind")
     )  # fmt: skip
-    alerts, proposals = [], []
+    alerts, proposals, grades = [], [], {}
     for cid, result in results.items():
         data = inputs[cid]
         customer = data.customer
         if cid in later:
             continue  # a past date scored (catch-up): the current grade comes from the later score
         if customer.credit_grade != result.grade:
-            # One UPDATE: through customer_update (model validation, an archive history row) it was
-            # 35 statements a customer, most of a first run's time; the scores are the grade's history.
-            customer_grade_set(customer=customer, grade=result.grade)
-            customer.credit_grade = result.grade
+            # Written together below, one UPDATE per grade: through customer_update (validation, an
+            # archive history row) it was 35 statements a customer, most of a first run's time.
+            grades[cid] = customer.credit_grade = result.grade
         before = previous.get(cid)
         if before and step_of(result.grade, bands) - step_of(before, bands) >= 2:
             alerts.append(
@@ -139,6 +138,7 @@ def _store(results: dict[int, ScoreResult], inputs: dict[int, CustomerInputs], c
             )  # fmt: skip
         proposals += _propose(customer, stored[cid], data, policy=policies.get(result.grade),
                               open_ones=open_proposals.get(cid, {}), rejected=rejected)  # fmt: skip
+    customer_grades_set(grades)
     # With their history rows, in two INSERTs a chunk rather than two per proposal.
     bulk_create_with_history(proposals, PolicyProposal)
     RiskAlert.objects.bulk_create(alerts, ignore_conflicts=True)

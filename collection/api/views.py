@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -21,8 +21,10 @@ from collection.filtersets_agreements import GuaranteeFilterSet, PaymentArrangem
 from collection.models import Activity, CollectionCase, DunningNotice, PaymentArrangement, PromiseToPay
 from collection.responsibility import collector_reassign, recovery_by
 from collection.services import (
+    ARRANGEMENT_REASON_MAX,
     GUARANTEE_REASON_MAX,
     activity_log,
+    arrangement_cancel,
     arrangement_create,
     dunning_notice_approve,
     guarantee_record,
@@ -304,6 +306,10 @@ class ArrangementSerializer(serializers.ModelSerializer):
         read_only_fields = ["total", "status", "made_on", "resolved_on"]
 
 
+class ArrangementCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=ARRANGEMENT_REASON_MAX, help_text="Kept in the audit trail")
+
+
 class ArrangementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Instalment agreements for old arrears; the schedule must cover what is owed today."""
 
@@ -330,3 +336,29 @@ class ArrangementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
             raise PermissionDenied(str(exc)) from None
         except DjangoValidationError as exc:
             raise as_drf_validation_error(exc) from None
+
+    @extend_schema(
+        request=ArrangementCancelSerializer,
+        responses={
+            200: ArrangementSerializer,
+            400: OpenApiResponse(description="No reason, or the arrangement is not active"),
+            403: OpenApiResponse(description="Only area leaders and managers cancel"),
+            404: OpenApiResponse(description="No such arrangement in your scope"),
+        },
+        description="Withdraw an active arrangement (re-signed, or settled another way): it counts as neither "
+        "kept nor broken, and dunning resumes for what is still owed. The reason goes to its audit trail.",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        arrangement = self.get_object()
+        data = ArrangementCancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            arrangement = arrangement_cancel(
+                arrangement=arrangement, by=request.user, reason=data.validated_data["reason"]
+            )
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except DjangoValidationError as exc:
+            raise as_drf_validation_error(exc) from None
+        return Response(ArrangementSerializer(self.get_queryset().get(pk=arrangement.pk)).data)

@@ -69,3 +69,14 @@ def percent(value) -> str:
     if value is None:
         return "—"
     return f"{Decimal(value) * 100:.2f}%"
+
+
+@register.filter
+def chosen(value, current) -> bool:
+    """Whether a choice is the filter field's current value, or among its values (a list for a
+    multiple choice): the list pages' selects show one value either way."""
+    if current in (None, ""):
+        return False
+    if isinstance(current, list | tuple):
+        return str(value) in {str(v) for v in current}
+    return str(value) == str(current)

@@ -25,9 +25,6 @@ def _rate(help_text: str):
     return serializers.DecimalField(max_digits=6, decimal_places=1, allow_null=True, help_text=help_text)
 
 
-DASHBOARD_CACHE_SECONDS = settings.DASHBOARD_CACHE_SECONDS
-
-
 class AgingBucketSerializer(serializers.Serializer):
     bucket = serializers.CharField(help_text="aged_0_30, aged_31_60, aged_61_90, aged_91_180 or aged_over_180")
     label = serializers.CharField()
@@ -131,7 +128,7 @@ class ArrearsDashboardApi(GenericAPIView):
         # The figures only change when the summary does: an answer is kept until then (the
         # key carries the summary's version) and shared by every user of the same scope, so
         # twenty managers polling cost one computation.
-        key = s.cache_key("api", request.user, filterset, request.query_params)
+        key = s.cache_key("api", request.user, filterset, group_by)
         data = cache.get(key) if key else None
         if data is None:
             totals = s.figures(filterset.rows())
@@ -146,7 +143,7 @@ class ArrearsDashboardApi(GenericAPIView):
             }
             data = ArrearsDashboardSerializer(body).data
             if key:
-                cache.set(key, data, DASHBOARD_CACHE_SECONDS)
+                cache.set(key, data, settings.DASHBOARD_CACHE_SECONDS)
         # When the summary was last brought up to date, even if nothing changed then.
         state = s.summary_state()
         refreshed = ArrearsDashboardSerializer().fields["refreshed_at"]

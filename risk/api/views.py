@@ -319,6 +319,20 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(RiskAlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
 
 
+def _decision_schema(bad_request: str, description: str) -> dict:
+    """The schema of a proposal decision (accept and reject differ in their 400 and their text)."""
+    return {
+        "request": DecisionSerializer,
+        "responses": {
+            200: PolicyProposalSerializer,
+            400: OpenApiResponse(description=bad_request),
+            403: OpenApiResponse(description="Only area leaders and managers decide"),
+            404: OpenApiResponse(description="No such proposal in your scope"),
+        },
+        "description": description,
+    }
+
+
 class ProposalViewSet(viewsets.ReadOnlyModelViewSet):
     """Changes of treatment a customer's grade calls for, proposed to the area leader (never
     applied silently); `status=open` lists those waiting for a decision."""
@@ -345,30 +359,17 @@ class ProposalViewSet(viewsets.ReadOnlyModelViewSet):
             raise as_drf_validation_error(exc) from None
         return Response(PolicyProposalSerializer(self.get_queryset().get(pk=proposal.pk)).data)
 
-    @extend_schema(
-        request=DecisionSerializer,
-        responses={
-            200: PolicyProposalSerializer,
-            400: OpenApiResponse(description="Already decided, or the change cannot be applied to the customer"),
-            403: OpenApiResponse(description="Only area leaders and managers decide"),
-            404: OpenApiResponse(description="No such proposal in your scope"),
-        },
-        description="Accept: a settlement mode is applied to the customer's archive (with its history).",
-    )
+    @extend_schema(**_decision_schema(
+        "Already decided, or the change cannot be applied to the customer",
+        "Accept: a settlement mode is applied to the customer's archive (with its history).",
+    ))  # fmt: skip
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
         return self._decide(request, accept=True)
 
-    @extend_schema(
-        request=DecisionSerializer,
-        responses={
-            200: PolicyProposalSerializer,
-            400: OpenApiResponse(description="No note, or already decided"),
-            403: OpenApiResponse(description="Only area leaders and managers decide"),
-            404: OpenApiResponse(description="No such proposal in your scope"),
-        },
-        description="Reject with a note; the same proposal is not made again for 90 days.",
-    )
+    @extend_schema(**_decision_schema(
+        "No note, or already decided", "Reject with a note; the same proposal is not made again for 90 days."
+    ))  # fmt: skip
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return self._decide(request, accept=False)

@@ -345,6 +345,52 @@ def test_a_leader_releases_a_guarantee_once_with_a_confirmation_and_it_is_audite
     assert again.status_code == 400 and "already released" in again.content.decode()
 
 
+def test_a_leader_cancels_an_arrangement_with_a_reason_and_dunning_resumes(client, signed, area_leader, collector):
+    detail = reverse("collection:arrangement_detail", args=[signed.pk])
+    cancel = reverse("collection:arrangement_cancel", args=[signed.pk])
+    body = {"reason": "Re-signed on new terms", "confirm": "on"}
+
+    client.force_login(collector)
+    assert 'id="cancel-form"' not in client.get(detail).content.decode()
+    assert client.post(cancel, body).status_code == 403
+
+    client.force_login(area_leader)
+    assert 'id="cancel-form"' in client.get(detail).content.decode()
+    unconfirmed = client.post(cancel, {**body, "confirm": ""})
+    assert unconfirmed.status_code == 400 and "Confirm the cancellation." in unconfirmed.content.decode()
+    blank = client.post(cancel, {**body, "reason": "  "})
+    assert blank.status_code == 400 and "This field is required." in blank.content.decode()
+    signed.refresh_from_db()
+    assert signed.status == "active"
+
+    assert client.post(cancel, body).status_code == 302
+    signed.refresh_from_db()
+    assert (signed.status, signed.resolved_on) == ("cancelled", today())
+    html = text(client.get(detail))
+    assert "Re-signed on new terms" in html and name_of(area_leader) in html and 'id="cancel-form"' not in html
+    again = client.post(cancel, body)
+    assert again.status_code == 400 and "Only an active arrangement can be cancelled" in text(again)
+    # No longer holding dunning back: the customer's overdue bill gets its reminder.
+    make_bill(signed.customer, "800.00", today() - dt.timedelta(days=3), number="AGR-CANCEL-1")
+    dunning_run(day=today())
+    assert DunningNotice.objects.filter(customer=signed.customer).exists()
+    # Cancelled is neither kept nor broken: no broken-arrangement alert, nothing on the worklist.
+    assert not PaymentArrangement.objects.filter(status="broken").exists()
+
+
+def test_the_api_cancels_for_leaders_only_and_names_what_is_wrong(api_as, signed, area_leader, collector):
+    url = f"/api/v1/arrangements/{signed.pk}/cancel/"
+    assert api_as(collector).post(url, {"reason": "x"}, format="json").status_code == 403
+    leader = api_as(area_leader)
+    missing = leader.post(url, {}, format="json")
+    assert missing.status_code == 400 and "reason" in missing.json()
+    response = leader.post(url, {"reason": "Paid by the guarantor"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    again = leader.post(url, {"reason": "Paid by the guarantor"}, format="json")
+    assert again.status_code == 400 and "status" in again.json()
+    assert signed.history.first().history_change_reason == "Paid by the guarantor"
+
+
 # ---------------------------------------------------------------------------------------------
 # Dunning notice page
 # ---------------------------------------------------------------------------------------------

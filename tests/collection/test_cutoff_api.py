@@ -10,32 +10,10 @@ from django.utils import timezone
 from billing.models import ControlCommand
 from collection.cutoff import cutoff_approve, cutoff_propose, cutoff_record_power_admin, cutoff_restore_due
 from collection.models import CutoffOrder
-from tests.collection.test_cutoff_pages import at_ten, make_due_now, pay_everything, serve_notices
-from tests.factories import MeterPointFactory
+from tests.collection.cutoff_helpers import at_ten, make_due_now, pay_everything
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/cutoff-orders/"
-
-
-@pytest.fixture
-def steel(portfolio, area_leader):
-    customer = portfolio["a1"]
-    customer.remote_control_agreement = True
-    customer.save()
-    MeterPointFactory(customer=customer, meter_no="API-CUT-1", remote_switch=True, meter_type="remote")
-    serve_notices(customer, area_leader, suspension_sent_at=at_ten(2) - dt.timedelta(days=5))
-    return customer
-
-
-@pytest.fixture
-def hospital(portfolio, area_leader):
-    customer = portfolio["a2"]
-    customer.importance = "class_2"
-    customer.remote_control_agreement = True
-    customer.save()
-    MeterPointFactory(customer=customer, meter_no="API-HOSP-1", remote_switch=True, meter_type="remote")
-    serve_notices(customer, area_leader, suspension_sent_at=at_ten(2) - dt.timedelta(days=5))
-    return customer
 
 
 @pytest.fixture
@@ -70,7 +48,7 @@ def test_the_list_filters_with_the_same_filterset_as_the_page(api_as, order, hos
         assert response.status_code == 200, response.json()
         return [row["customer"] for row in response.json()["results"]]
 
-    assert accounts(importance="class_2") == ["3100000002"]
+    assert accounts(importance="class_1") == ["3100000002"]
     assert accounts(q="steel") == ["3100000001"]
     assert accounts(status="cancelled") == []
     assert accounts(region=regions["a"].pk, ordering="planned_at") == ["3100000001", "3100000002"]

@@ -118,6 +118,19 @@ def test_users_of_one_scope_share_an_answer_and_no_one_else_gets_it(client, mana
     assert client.get(reverse("dashboards:arrears")).context["totals"]["customers"] == 3
 
 
+def test_the_key_is_what_is_asked_not_how_the_url_spells_it(client, manager, book, today, settings):
+    cache.clear()
+    client.force_login(manager)
+    url = reverse("dashboards:arrears")
+    assert "totals" in client.get(url, {"industry": ["steel", "hospital"]}).context  # computed
+    # The same question: the latest date spelled out, the values in another order, a stray parameter.
+    same = client.get(url, {"as_of": today.isoformat(), "industry": ["hospital", "steel"], "utm": "mail"})
+    assert same.status_code == 200 and "totals" not in same.context
+    assert "totals" in client.get(url, {"industry": "steel"}).context  # another question
+    settings.DASHBOARD_CACHE_SECONDS = 0  # caching off: every request computes
+    assert "totals" in client.get(url).context and "totals" in client.get(url).context
+
+
 def test_answers_are_kept_until_the_summary_changes(client, manager, book, api_as):
     cache.clear()
     client.force_login(manager)

@@ -2,6 +2,7 @@
 incremental refresh recomputing only what changed."""
 
 import datetime as dt
+from collections import Counter
 from decimal import Decimal as D
 
 import pytest
@@ -9,7 +10,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.services.payments import payment_record
-from dashboards.models import ArrearsSummary, SummaryState
+from customers.services import customer_grades_set
+from dashboards.models import ArrearsPosition, ArrearsRollup, ArrearsSummary, SummaryState
 from dashboards.summary import summary_rebuild, summary_refresh
 from tests.factories import make_bill
 
@@ -76,3 +78,18 @@ def test_dashboard_answers_are_cached_until_the_next_refresh(book, portfolio, ma
     assert api.get("/api/v1/dashboard/arrears/", {"group_by": "region"}).json() == first
     summary_refresh()
     assert api.get("/api/v1/dashboard/arrears/", {"group_by": "region"}).json()["totals"]["arrears"] == "12000.00"
+
+
+def test_a_grade_from_the_scoring_run_reaches_the_summary_at_the_next_refresh(book, portfolio):
+    summary_rebuild()
+    assert summary_refresh() == 0
+    a1, a2 = portfolio["a1"], portfolio["a2"]
+    customer_grades_set({a2.pk: "C"})
+    assert summary_refresh() == 1  # the grade is a dimension: a2 moves to another summary row
+    assert ArrearsPosition.objects.get(customer=a2).grade == "C"
+    grades = dict(
+        ArrearsRollup.objects.filter(as_of=book, grain="region,grade", region=a2.region).values_list(
+            "grade", "customers"
+        )
+    )
+    assert grades == dict(Counter([a1.credit_grade, "C"]))
