@@ -184,8 +184,10 @@ def _label(dimension: str, value, labels: dict) -> str:
     return str(labels.get(value, value))
 
 
-def breakdown(filterset: ArrearsSummaryFilterSet, dimension: str) -> list[dict]:
-    """Per value of the dimension, every measure with its rates and aging; largest arrears first."""
+def breakdown(filterset: ArrearsSummaryFilterSet, dimension: str, limit: int | None = None) -> list[dict]:
+    """Per value of the dimension, every measure with its rates and aging; largest arrears first.
+    With `limit`, the groups after the first `limit` have their measures only (no rates or aging:
+    the dashboard sums them into one row)."""
     dimension = GROUP_ALIASES.get(dimension, dimension)
     field = _FIELD.get(dimension, dimension)
     summary = filterset.rows(by=dimension)
@@ -193,11 +195,14 @@ def breakdown(filterset: ArrearsSummaryFilterSet, dimension: str) -> list[dict]:
     labels = _labels(dimension, [row[field] for row in rows])
     groups = []
     for row in rows:
-        values = _with_rates(_zero_if_none(row))
+        values = _zero_if_none(row)
         values["key"] = _key(dimension, row[field])
         values["label"] = _label(dimension, row[field], labels)
         groups.append(values)
-    return sorted(groups, key=lambda g: (-g["arrears"], g["label"]))
+    groups.sort(key=lambda g: (-g["arrears"], g["label"]))
+    for group in groups[:limit]:
+        _with_rates(group)
+    return groups
 
 
 def combined(groups: list[dict]) -> dict:

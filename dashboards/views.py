@@ -53,17 +53,23 @@ class Drill:
         self.as_of = as_of
         self.first, self.last = month_bounds(as_of)
         self._paths: dict[str, str] = {}
+        # A page has hundreds of links: the dashboard's own filters are encoded once.
+        self._base_query = urlencode(self.base, doseq=True)
 
     def url(self, name: str, **params) -> str:
-        query = dict(self.base)
+        extra = {}
         for key, value in params.items():
             if isinstance(value, list | tuple):
-                query[key] = [str(v) for v in value]
+                extra[key] = [str(v) for v in value]
             elif value is not None:
-                query[key] = [str(value)]
+                extra[key] = [str(value)]
         if (path := self._paths.get(name)) is None:
             path = self._paths[name] = reverse(name)
-        return f"{path}?{urlencode(query, doseq=True)}"
+        if extra.keys() & self.base.keys():  # a link that replaces one of the filters (a group's own)
+            query = urlencode({**self.base, **extra}, doseq=True)
+        else:
+            query = "&".join(part for part in (self._base_query, urlencode(extra, doseq=True)) if part)
+        return f"{path}?{query}"
 
     def page(self, name: str, *args) -> str:
         """A dashboard page (the full breakdown, the dashboard itself) for the same filters and date."""
@@ -177,7 +183,7 @@ def breakdown_table(filterset: ArrearsSummaryFilterSet, dimension: str, drill: D
     """One breakdown as the page shows it: the largest `limit` groups with their drill-down
     links, the rest summed into one row (so the table still adds up to the tiles), and how many
     groups there are (a province has hundreds of collectors: the full table is its own page)."""
-    groups = s.breakdown(filterset, dimension)
+    groups = s.breakdown(filterset, dimension, limit)
     shown = groups if limit is None else groups[:limit]
     for group in shown:
         group["links"] = drill.group(dimension, group["key"])

@@ -17,7 +17,17 @@ GRAINS = (
     ("region_id", "settlement_mode"),
     ("region_id", "grade"),
     ("region_id", "industry"),
+    ("region_id", "importance", "settlement_mode"),
+    ("region_id", "importance", "grade"),
+    ("region_id", "settlement_mode", "grade"),
+    ("region_id", "importance", "industry"),
+    ("region_id", "settlement_mode", "industry"),
+    ("region_id", "grade", "industry"),
     ("region_id", "collector_id"),
+    ("region_id", "importance", "collector_id"),
+    ("region_id", "settlement_mode", "collector_id"),
+    ("region_id", "grade", "collector_id"),
+    ("region_id", "industry", "collector_id"),
     ("region_id", "industry", "grade", "settlement_mode", "importance"),
 )
 

@@ -31,6 +31,7 @@ FILTERS = [
     {"grade": ["C", "none"]},
     {"importance": ["class_1"]},
     {"settlement_mode": ["monthly"], "industry": ["manufacturing"]},
+    {"industry": ["steel", "chemical", "hospital"], "importance": ["normal", "class_1"], "grade": ["C", "B", "A"]},
     {"collector": ["none"]},
     {"region": ["a"]},
 ]
@@ -87,11 +88,16 @@ def test_a_request_sums_the_smallest_grain_that_holds_it(book, manager, collecto
     assert grain(rolled.rows(by="grade")) == {"region,grade"}
     rolled, _ = filtersets(manager, {"industry": ["steel"]}, regions)
     assert grain(rolled.rows(by="industry")) == {"region,industry"}
+    assert grain(rolled.rows(by="grade")) == {"region,grade,industry"}
+    assert grain(rolled.rows(by="collector")) == {"region,industry,collector"}
+    rolled, _ = filtersets(manager, {"industry": ["steel"], "importance": ["normal"]}, regions)
     assert grain(rolled.rows(by="grade")) == {"region,industry,grade,settlement_mode,importance"}
-    assert grain(rolled.rows(by="collector")) == "summary"  # industry and collector: only the summary has both
+    assert grain(rolled.rows(by="collector")) == "summary"  # three dimensions with the collector: the summary
     # A collector's scope is their own customers: the area alone cannot tell them.
     rolled, _ = filtersets(collector, {}, regions)
     assert grain(rolled.rows()) == {"region,collector"}
+    assert grain(rolled.rows(by="grade")) == {"region,grade,collector"}
+    rolled, _ = filtersets(collector, {"industry": ["steel"]}, regions)
     assert grain(rolled.rows(by="grade")) == "summary"
     # Area A has a1, a2, a3, all in arrears; its row of the coarsest grain is their positions' sum.
     area_a = ArrearsRollup.objects.get(as_of=timezone.localdate(), grain="region", region=regions["a"])
