@@ -724,7 +724,8 @@ def _dashboard_section(
             f"The {ctx.dashboard_customers:,}-customer portfolio of benchmark 13, its arrears summary built as the "
             f"nightly job builds it: {summary.rebuild_rows:,} summary rows for today (one per combination of area, "
             "industry, grade, collector, settlement mode and importance) and their rollups by coarser grains "
-            "(area; area and one other dimension; everything but the collector), 13 month-ends for the trend.",
+            "(the area with any one or two of the other dimensions, and everything but the collector), 13 "
+            "month-ends for the trend.",
             "**Summary and the live figures.** In-process, wall-clock. The full rebuild ran "
             f"{len(summary.rebuild)} time(s), then the 13 month-ends once (today's included); then "
             f"{len(summary.refresh)} day(s) of {PAYMENTS_PER_DAY:,} payments from customers with something open, each "

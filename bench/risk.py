@@ -198,7 +198,7 @@ class _Probe:
     without changing them) and the SQL statements run inside each part, counted and timed by a
     Django execute wrapper (no limit on the count, unlike Django's query log)."""
 
-    PARTS = ("gather", "score", "_store", "_propose", "customer_update")
+    PARTS = ("gather", "score", "_store", "_propose", "customer_grades_set", "customer_update")
 
     def __init__(self) -> None:
         self.stack: list[str] = []
@@ -258,19 +258,22 @@ class _Probe:
 
     def part_queries(self, part: str) -> int:
         """Statements run inside a part, including the parts it calls."""
-        inner = {"_store": ("_store", "_propose", "customer_update")}.get(part, (part,))
+        inner = {"_store": ("_store", "_propose", "customer_grades_set", "customer_update")}.get(part, (part,))
         return sum(n for (p, _label), n in self.sql_calls.items() if p in inner)
 
     def parts(self, total: float) -> list[list[object]]:
         """Exclusive time per part: its own Python and SQL, not the parts it calls."""
         own = dict(self.seconds)
         if "_store" in own:
-            own["_store"] -= own.get("_propose", 0.0) + own.get("customer_update", 0.0)
+            own["_store"] -= sum(
+                own.get(inner, 0.0) for inner in ("_propose", "customer_grades_set", "customer_update")
+            )
         names = {
             "gather": "`gather`: the criteria's inputs, set-based per chunk",
             "score": "`score`: points, grade and reasons (pure Python)",
             "_store": "`_store`: save the scores, grade-fall alerts",
             "_propose": "`_propose`: the grade policy's proposals, per customer",
+            "customer_grades_set": "`customer_grades_set`: the changed grades on the archive, one UPDATE a grade",
             "customer_update": "`customer_update`: the grade on the archive (validation, history)",
         }
         rows = []
