@@ -4,19 +4,17 @@ The instalments themselves are bills (kind `instalment`) and are read through `b
 a customer's terms with their change history, the period's plan, and the change of terms.
 """
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import InstalmentChange
 from billing.services.instalments import instalment_plan, instalment_terms_change
-from core.api.mixins import as_drf_validation_error
+from core.api.mixins import as_drf_validation_error, service_errors
 from core.api.permissions import HasRole
 from customers.selectors import customers_visible_to
 
@@ -127,12 +125,8 @@ class CustomerInstalmentTermsApi(APIView):
         customer = get_object_or_404(customers_visible_to(request.user), account_no=account_no)
         data = InstalmentTermsChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with service_errors():
             change = instalment_terms_change(customer=customer, changed_by=request.user, **data.validated_data)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except DjangoValidationError as exc:
-            raise as_drf_validation_error(exc) from None
         body = {**_terms(customer), "change": change}
         return Response(InstalmentTermsChangedSerializer(body).data, status=status.HTTP_201_CREATED)
 

@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404
@@ -33,7 +32,7 @@ from billing.services.readings import ReadingBatchError, readings_ingest
 from billing.services.statements import account_summary, statement_entries
 from billing.tasks import billing_run_task
 from core.api.idempotency import idempotent
-from core.api.mixins import as_drf_validation_error
+from core.api.mixins import as_drf_validation_error, service_errors
 from core.api.permissions import HasRole
 from customers.selectors import customers_visible_to
 
@@ -170,12 +169,8 @@ class BillViewSet(viewsets.ReadOnlyModelViewSet):
         bill = self.get_object()
         data = PenaltyWaiveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with service_errors():
             penalty_waive(bill=bill, approved_by=request.user, **data.validated_data)
-        except DjangoValidationError as exc:
-            raise as_drf_validation_error(exc) from None
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from None
         bill = with_balances(self.get_queryset().prefetch_related("lines", "penalties")).get(pk=bill.pk)
         return Response(BillDetailSerializer(bill).data)
 

@@ -34,7 +34,7 @@ from collection.cutoff import (
 )
 from collection.filtersets_cutoff import CutoffOrderFilterSet
 from collection.models import CutoffOrder
-from core.api.mixins import SafeDateTimeField, as_drf_validation_error
+from core.api.mixins import SafeDateTimeField, as_drf_validation_error, service_errors
 from core.api.permissions import ContactWorkWrite
 from customers.api.serializers import ScopedCustomerField
 from customers.selectors import customers_visible_to
@@ -189,12 +189,8 @@ class CutoffOrderViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
         return Response(CutoffOrderDetailSerializer(with_gates([fresh], detail=True)[0]).data, status=code)
 
     def _run(self, service, **kwargs):
-        try:
+        with service_errors():
             return service(**kwargs)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except DjangoValidationError as exc:
-            raise as_drf_validation_error(exc) from None
 
     @extend_schema(
         request=CutoffProposeSerializer,

@@ -5,14 +5,12 @@ from decimal import Decimal
 
 import django_filters
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -31,7 +29,7 @@ from collection.services import (
     guarantee_release,
     promise_record,
 )
-from core.api.mixins import as_drf_validation_error
+from core.api.mixins import as_drf_validation_error, service_errors
 from core.api.permissions import ArchiveWrite, ContactWorkWrite, HasRole
 from customers.api.serializers import ScopedCustomerField
 from customers.selectors import customers_visible_to
@@ -74,12 +72,8 @@ class DunningNoticeViewSet(viewsets.ReadOnlyModelViewSet):
     def approve(self, request, pk=None):
         """An area leader or manager approves a proposed notice; it is sent at once."""
         notice = self.get_object()
-        try:
+        with service_errors():
             notice = dunning_notice_approve(notice=notice, approved_by=request.user)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except DjangoValidationError as exc:
-            raise as_drf_validation_error(exc) from None
         return Response(DunningNoticeSerializer(self.get_queryset().get(pk=notice.pk)).data)
 
 
@@ -217,12 +211,8 @@ class GuaranteeViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewset
         guarantee = self.get_object()
         data = GuaranteeReleaseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with service_errors():
             guarantee = guarantee_release(guarantee=guarantee, by=request.user, **data.validated_data)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except DjangoValidationError as exc:
-            raise as_drf_validation_error(exc) from None
         return Response(GuaranteeSerializer(guarantee).data)
 
 
@@ -255,12 +245,8 @@ class CustomerReassignApi(APIView):
         customer = get_object_or_404(customers_visible_to(request.user), account_no=account_no)
         data = ReassignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with service_errors():
             collector_reassign(customer=customer, by=request.user, **data.validated_data)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except DjangoValidationError as exc:
-            raise as_drf_validation_error(exc) from None
         return Response({"customer": customer.account_no, "collector": data.validated_data["collector"].username},
                         status=201)  # fmt: skip
 
@@ -328,14 +314,10 @@ class ArrangementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     def perform_create(self, serializer):
         data = serializer.validated_data
         schedule = [(row["due_on"], row["amount"]) for row in data["instalments"]]
-        try:
+        with service_errors():
             serializer.instance = arrangement_create(
                 customer=data["customer"], schedule=schedule, created_by=self.request.user
             )
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except DjangoValidationError as exc:
-            raise as_drf_validation_error(exc) from None
 
     @extend_schema(
         request=ArrangementCancelSerializer,
@@ -353,12 +335,8 @@ class ArrangementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
         arrangement = self.get_object()
         data = ArrangementCancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with service_errors():
             arrangement = arrangement_cancel(
                 arrangement=arrangement, by=request.user, reason=data.validated_data["reason"]
             )
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except DjangoValidationError as exc:
-            raise as_drf_validation_error(exc) from None
         return Response(ArrangementSerializer(self.get_queryset().get(pk=arrangement.pk)).data)

@@ -1,5 +1,9 @@
+from contextlib import contextmanager
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 
 
 def as_drf_validation_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -46,3 +50,15 @@ class SafeDateTimeField(serializers.DateTimeField):
             return super().enforce_timezone(value)
         except OverflowError:
             self.fail("invalid", format="YYYY-MM-DDThh:mm[:ss][+HH:MM]")
+
+
+@contextmanager
+def service_errors():
+    """Around a service call in an API view: the service's PermissionDenied is a 403 with its
+    message, its ValidationError a 400 keyed by field — never a 500."""
+    try:
+        yield
+    except DjangoPermissionDenied as exc:
+        raise PermissionDenied(str(exc)) from None
+    except DjangoValidationError as exc:
+        raise as_drf_validation_error(exc) from None

@@ -6,7 +6,6 @@ Every row is reached through the customer scope (customers_visible_to): a custom
 outside it is a 404. A role that may not act is a 403; bad input is a 400 naming the field.
 """
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -15,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from core.api.mixins import as_drf_validation_error
+from core.api.mixins import as_drf_validation_error, service_errors
 from core.api.permissions import HasRole
 from core.permissions import can_lead, can_log_contact_work
 from core.roles import is_manager
@@ -310,12 +309,8 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
         _require(can_log_contact_work(request.user), "Only collections staff acknowledge alerts.")
         data = AcknowledgeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with service_errors():
             alert = alert_acknowledge(alert=alert, by=request.user, note=data.validated_data["note"])
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except DjangoValidationError as exc:
-            raise as_drf_validation_error(exc) from None
         return Response(RiskAlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
 
 
@@ -350,13 +345,9 @@ class ProposalViewSet(viewsets.ReadOnlyModelViewSet):
         _require(can_lead(request.user), "Only area leaders and managers decide proposals.")
         data = DecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with service_errors():
             proposal = proposal_decide(proposal=proposal, by=request.user, accept=accept,
                                        note=data.validated_data["note"])  # fmt: skip
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from None
-        except DjangoValidationError as exc:
-            raise as_drf_validation_error(exc) from None
         return Response(PolicyProposalSerializer(self.get_queryset().get(pk=proposal.pk)).data)
 
     @extend_schema(**_decision_schema(
