@@ -20,6 +20,7 @@ from billing.models import DailyUsage, Guarantee
 from billing.selectors import overdue_bills_by_customer
 from collection.models import DunningNotice, PaymentArrangement, PromiseToPay
 from core.formatting import money
+from core.i18n import in_both
 from core.permissions import can_log_contact_work
 
 from .choices import AlertKindChoices as KIND
@@ -67,32 +68,37 @@ def alerts_raise(*, day: dt.date | None = None) -> int:
     day = day or timezone.localdate()
     alerts: list[RiskAlert] = []
 
-    def add(customer_id: int, kind: str, detail: str, key: str) -> None:
-        alerts.append(RiskAlert(customer_id=customer_id, kind=kind, raised_on=day, detail=detail[:300],
-                                dedupe_key=f"{kind}:{key}"))  # fmt: skip
+    def add(customer_id: int, kind: str, detail, key: str) -> None:
+        # `detail` renders the text; it is stored in both languages (the job runs in neither reader's).
+        english, chinese = in_both(detail)
+        alerts.append(RiskAlert(customer_id=customer_id, kind=kind, raised_on=day, detail=english[:300],
+                                detail_zh=chinese[:300], dedupe_key=f"{kind}:{key}"))  # fmt: skip
 
     for customer_id, (recent, base) in consumption_drops(day).items():
         drop = (1 - recent / base) * 100
         # One alert per customer and fortnight: a drop that lasts is not re-raised every day.
         fortnight = day.toordinal() // RECENT_DAYS
         add(customer_id, KIND.CONSUMPTION_DROP,
+            lambda recent=recent, drop=drop, base=base:
             _("%(recent)s kWh in 14 days, %(drop)s%% below the usual %(base)s kWh; visit the customer")
             % {"recent": f"{recent:,.0f}", "drop": f"{drop:.0f}", "base": f"{base:,.0f}"},
             f"{customer_id}:{fortnight}")  # fmt: skip
     for g in Guarantee.objects.filter(released_on__isnull=True, valid_to__gte=day,
                                       valid_to__lte=day + dt.timedelta(days=30)):  # fmt: skip
         add(g.customer_id, KIND.GUARANTEE_EXPIRING,
-            _("%(kind)s of %(amount)s ends on %(date)s") % {"kind": g.get_kind_display(), "amount": money(g.amount),
-                                                           "date": g.valid_to},
+            lambda g=g: _("%(kind)s of %(amount)s ends on %(date)s")
+            % {"kind": g.get_kind_display(), "amount": money(g.amount), "date": g.valid_to},
             str(g.pk))  # fmt: skip
     week_ago = day - dt.timedelta(days=7)
     for p in PromiseToPay.objects.filter(status="broken", resolved_on__gte=week_ago, resolved_on__lte=day):
         add(p.customer_id, KIND.BROKEN_PROMISE,
-            _("%(amount)s promised for %(date)s was not paid") % {"amount": money(p.amount), "date": p.promised_on},
+            lambda p=p: _("%(amount)s promised for %(date)s was not paid")
+            % {"amount": money(p.amount), "date": p.promised_on},
             str(p.pk))  # fmt: skip
     for a in PaymentArrangement.objects.filter(status="broken", resolved_on__gte=week_ago, resolved_on__lte=day):
         add(a.customer_id, KIND.BROKEN_ARRANGEMENT,
-            _("Arrangement of %(amount)s signed %(date)s is broken") % {"amount": money(a.total), "date": a.made_on},
+            lambda a=a: _("Arrangement of %(amount)s signed %(date)s is broken")
+            % {"amount": money(a.total), "date": a.made_on},
             str(a.pk))  # fmt: skip
     # New arrears on a clean customer: newly overdue, and no payment notice in the year before.
     overdue = overdue_bills_by_customer(day)
@@ -107,8 +113,9 @@ def alerts_raise(*, day: dt.date | None = None) -> int:
             continue
         amount = sum((b.principal_due + b.penalty_due for b in bills), Decimal(0))
         add(customer_id, KIND.NEW_ARREARS,
-            _("%(amount)s overdue since %(date)s, the first arrears in a year") % {"amount": money(amount),
-                                                                                  "date": bills[0].due_on},
+            lambda amount=amount, since=bills[0].due_on:
+            _("%(amount)s overdue since %(date)s, the first arrears in a year")
+            % {"amount": money(amount), "date": since},
             f"{customer_id}:{bills[0].pk}")  # fmt: skip
     before = RiskAlert.objects.count()
     RiskAlert.objects.bulk_create(alerts, ignore_conflicts=True)

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from core.i18n import bilingual
 from customers.choices import CustomerSettlementModeChoices
 from customers.models import Customer
 
@@ -199,6 +200,7 @@ class PolicyProposal(models.Model):
     guarantee_amount = models.DecimalField(_("guarantee asked"), max_digits=14, decimal_places=2, null=True,
                                            blank=True)  # fmt: skip
     reason = models.CharField(_("reason"), max_length=300)
+    reason_zh = models.CharField(_("reason (Chinese)"), max_length=300, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=ProposalStatusChoices.choices,
                               default=ProposalStatusChoices.OPEN)  # fmt: skip
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -221,6 +223,10 @@ class PolicyProposal(models.Model):
     def __str__(self) -> str:
         return f"{self.customer_id} {self.kind} {self.status}"
 
+    @property
+    def reason_text(self) -> str:
+        return bilingual(self.reason, self.reason_zh)
+
 
 class RiskAlert(models.Model):
     """An early warning (预警) for the collector: it lands in the worklist and on the customer
@@ -230,6 +236,7 @@ class RiskAlert(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=AlertKindChoices.choices)
     raised_on = models.DateField(_("raised on"))
     detail = models.CharField(_("detail"), max_length=300)
+    detail_zh = models.CharField(_("detail (Chinese)"), max_length=300, blank=True)
     dedupe_key = models.CharField(max_length=100, unique=True)
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+")  # fmt: skip
@@ -244,3 +251,7 @@ class RiskAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.kind} {self.raised_on}"
+
+    @property
+    def detail_text(self) -> str:
+        return bilingual(self.detail, self.detail_zh)

@@ -186,7 +186,7 @@ def worklist_alerts(
         (
             alert.customer_id,
             str(alert.get_kind_display()),
-            alert.detail,
+            alert.detail_text,
             arrears.get(alert.customer_id, ZERO),
             "visit" if alert.kind == AlertKindChoices.CONSUMPTION_DROP else "call",
         )

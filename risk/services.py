@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
 from core.formatting import money
+from core.i18n import in_both
 from core.roles import is_manager
 from customers.choices import CustomerSettlementModeChoices as MODE
 from customers.models import Customer
@@ -130,11 +131,14 @@ def _store(results: dict[int, ScoreResult], inputs: dict[int, CustomerInputs], c
             grades[cid] = customer.credit_grade = result.grade
         before = previous.get(cid)
         if before and step_of(result.grade, bands) - step_of(before, bands) >= 2:
+            english, chinese = in_both(
+                lambda before=before, after=result.grade: (
+                    _("Grade fell from %(before)s to %(after)s") % {"before": before, "after": after}
+                )
+            )
             alerts.append(
-                RiskAlert(customer_id=cid, kind=AlertKindChoices.GRADE_FALL, raised_on=as_of,
-                          detail=_("Grade fell from %(before)s to %(after)s") % {"before": before,
-                                                                                   "after": result.grade},
-                          dedupe_key=f"grade_fall:{cid}:{as_of}")
+                RiskAlert(customer_id=cid, kind=AlertKindChoices.GRADE_FALL, raised_on=as_of, detail=english,
+                          detail_zh=chinese, dedupe_key=f"grade_fall:{cid}:{as_of}")
             )  # fmt: skip
         proposals += _propose(customer, stored[cid], data, policy=policies.get(result.grade),
                               open_ones=open_proposals.get(cid, {}), rejected=rejected)  # fmt: skip
@@ -179,9 +183,9 @@ def _propose(
             else:
                 wanted[ProposalKindChoices.SETTLEMENT_MODE] = {
                     "settlement_mode": mode,
-                    "reason": _("Grade %(grade)s calls for %(mode)s")
-                    % {"grade": credit.grade, "mode": MODE(mode).label},
-                }
+                    **_reasons(lambda mode=mode: _("Grade %(grade)s calls for %(mode)s")
+                               % {"grade": credit.grade, "mode": MODE(mode).label}),
+                }  # fmt: skip
         if policy.guarantee_months > 0 and ProposalKindChoices.GUARANTEE not in wanted:
             proposal = _guarantee(customer, credit, data, policy.guarantee_months)
             if proposal["guarantee_amount"] > 0:
@@ -205,11 +209,19 @@ def _guarantee(customer, credit, data: CustomerInputs, months: Decimal) -> dict:
     needed = (data.average_bill * Decimal(months) - data.cover).quantize(Decimal("1"), rounding=ROUND_UP)
     return {
         "guarantee_amount": max(needed, Decimal(0)),
-        "reason": _(
-            "Grade %(grade)s calls for cover of %(months)s months of the average bill (%(bill)s); %(held)s held"
-        )
-        % {"grade": credit.grade, "months": months, "bill": money(data.average_bill), "held": money(data.cover)},
+        **_reasons(
+            lambda: (
+                _("Grade %(grade)s calls for cover of %(months)s months of the average bill (%(bill)s); %(held)s held")
+                % {"grade": credit.grade, "months": months, "bill": money(data.average_bill), "held": money(data.cover)}
+            )
+        ),
     }
+
+
+def _reasons(render) -> dict[str, str]:
+    """A proposal's reason in both languages (the scoring job runs in neither reader's)."""
+    english, chinese = in_both(render)
+    return {"reason": english, "reason_zh": chinese}
 
 
 @transaction.atomic

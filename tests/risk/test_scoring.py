@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from billing.models import Bill, DailyUsage, Guarantee, Payment, PaymentAllocation
 from collection.models import PaymentArrangement, PromiseToPay
@@ -221,6 +221,8 @@ def test_a_c_grade_important_user_is_asked_for_a_guarantee_never_prepaid(card):
     assert (important.pk, "settlement_mode") not in proposals
     assert proposals[important.pk, "guarantee"].guarantee_amount == D("10000.00")
     assert proposals[normal.pk, "settlement_mode"].settlement_mode == "prepaid_remote"
+    mode = proposals[normal.pk, "settlement_mode"]
+    assert mode.reason.startswith("Grade C calls for ") and mode.reason_zh.startswith("C级要求")
     important.refresh_from_db()
     assert important.settlement_mode == "monthly"  # proposed, never switched silently
     score_run(as_of=AS_OF + dt.timedelta(days=1))
@@ -247,4 +249,10 @@ def test_alerts_consumption_drop_and_grade_fall(card, portfolio):
     CreditScore.objects.create(customer=customer, scorecard=card, as_of=day - dt.timedelta(days=1), score=95,
                                grade="AAA", score_grade="AAA")  # fmt: skip
     score_run(as_of=day)
-    assert RiskAlert.objects.filter(kind="grade_fall", customer=customer).exists()
+    fall = RiskAlert.objects.get(kind="grade_fall", customer=customer)
+    # Written by a job in English, stored in both languages: each reader sees their own.
+    assert fall.detail.startswith("Grade fell from AAA to ") and fall.detail_zh.startswith("等级由AAA降至")
+    with translation.override("zh-hans"):
+        assert alert.detail_text.startswith("14天用电8,400千瓦时") and fall.detail_text == fall.detail_zh
+    with translation.override("en"):
+        assert fall.detail_text == fall.detail
