@@ -93,6 +93,12 @@ class NotificationChannelChoices(models.TextChoices):
     EMAIL = "email", _("E-mail")
 
 
+class AnnouncementKindChoices(models.TextChoices):
+    PLANNED_OUTAGE = "planned_outage", _("Planned outage")
+    TARIFF_CHANGE = "tariff_change", _("Tariff change")
+    SERVICE = "service", _("Service notice")
+
+
 class NotificationStatusChoices(models.TextChoices):
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")

@@ -263,10 +263,11 @@ class NotificationFilterSet(django_filters.FilterSet):
     created_before = django_filters.DateFilter(
         field_name="created_at", lookup_expr="date__lte", label=_("Created on or before")
     )
+    announcement = django_filters.NumberFilter(field_name="announcement_id", label=_("Notice to customers (id)"))
 
     class Meta:
         model = Notification
-        fields = ["q", "status", "channel", "kind", "customer", "created_after", "created_before"]
+        fields = ["q", "status", "channel", "kind", "customer", "created_after", "created_before", "announcement"]
 
     def filter_q(self, queryset, name, value):
         value = value.strip()

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import BootstrapFormMixin
 
+from .choices import AnnouncementKindChoices
 from .models import Contact, Customer, MeterPoint, ServiceVisit
 from .selectors import regions_visible_to, staff_assignable_by
 
@@ -93,3 +94,42 @@ class MeterReplaceForm(BootstrapFormMixin, forms.ModelForm):
     class Meta:
         model = MeterPoint
         fields = ["meter_no", "meter_type", "multiplier", "location", "usage", "remote_switch"]
+
+
+class AnnouncementForm(BootstrapFormMixin, forms.Form):
+    """The notice itself; who receives it comes from the customer list's filters (`audience`)."""
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=AnnouncementKindChoices.choices)
+    subject = forms.CharField(label=_("Subject"), max_length=100)
+    short_text = forms.CharField(
+        label=_("SMS and WeChat text"),
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("At most 200 characters; an SMS of more than 70 Chinese characters is sent in parts."),
+    )
+    body = forms.CharField(
+        label=_("E-mail text"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("The full notice for contacts reached by e-mail; the SMS text if left empty."),
+    )
+    all_contacts = forms.TypedChoiceField(
+        label=_("Contacts"),
+        choices=[
+            ("1", _("Every contact (electricians too)")),
+            ("0", _("Only the contacts that receive payment notices")),
+        ],
+        coerce=lambda value: value == "1",
+        initial="1",
+    )
+    send_after = forms.DateTimeField(
+        label=_("Send from"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Empty: at once. Nothing goes out at night (quiet hours); it waits for the morning."),
+    )
+    audience = forms.CharField(widget=forms.HiddenInput, required=False)
+    confirm = forms.BooleanField(
+        label=_("I confirm: send this notice to the customers above."),
+        error_messages={"required": _("Confirm the sending.")},
+    )

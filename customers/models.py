@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from .choices import (
+    AnnouncementKindChoices,
     ContactChannelChoices,
     CustomerBasicChargeBasisChoices,
     CustomerConditionChoices,
@@ -401,6 +402,38 @@ class ServiceVisit(models.Model):
             raise ValidationError({"follow_up_on": _("The follow-up cannot be before the visit.")})
 
 
+class Announcement(models.Model):
+    """A notice to many customers at once (计划停电通知, 电价调整通知): one message per reachable
+    contact of the customers chosen with the customer list's filters, on each contact's channel —
+    the short text by SMS and WeChat, the full text by e-mail."""
+
+    kind = models.CharField(_("kind"), max_length=20, choices=AnnouncementKindChoices.choices)
+    subject = models.CharField(_("subject"), max_length=100)
+    short_text = models.CharField(
+        _("SMS and WeChat text"), max_length=200, help_text=_("Sent by SMS and WeChat; keep it short.")
+    )
+    body = models.TextField(_("e-mail text"), blank=True, help_text=_("Sent by e-mail; the short text if left empty."))
+    audience = models.CharField(
+        _("customers chosen"), max_length=1000, blank=True, help_text=_("The customer list's filters, as a query.")
+    )
+    all_contacts = models.BooleanField(
+        _("every contact"), default=True, help_text=_("Else only the contacts that receive payment notices.")
+    )
+    send_after = models.DateTimeField(_("send from"), null=True, blank=True)
+    customers = models.PositiveIntegerField(_("customers reached"), default=0)
+    messages = models.PositiveIntegerField(_("messages"), default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("notice to customers")
+        verbose_name_plural = _("notices to customers")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.subject}"
+
+
 class Notification(models.Model):
     """The outbox (SMS, WeChat, e-mail): written in the same transaction as the event that
     causes it, drained by a Celery task with retries. `dedupe_key` makes the writer
@@ -444,6 +477,14 @@ class Notification(models.Model):
         related_name="+",
     )
     retried_at = models.DateTimeField(_("sent again at"), null=True, blank=True)
+    announcement = models.ForeignKey(
+        Announcement,
+        verbose_name=_("notice to customers"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+    )
 
     class Meta:
         verbose_name = _("notification")

@@ -7,11 +7,11 @@ what"); every page, API view, export and search of every app filters through it.
 from typing import NamedTuple
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from core.roles import Role, is_manager, sees_everything, user_roles
 
-from .models import Customer, Notification, Region
+from .models import Announcement, Customer, Notification, Region
 
 
 def region_subtree_ids(root_ids: list[int]) -> set[int]:
@@ -130,3 +130,14 @@ def notifications_visible_to(user: User | AnonymousUser) -> QuerySet[Notificatio
     if user.is_superuser or is_manager(user):
         mine |= Q(customer__isnull=True)
     return queryset.filter(mine)
+
+
+def announcements_visible_to(user: User | AnonymousUser) -> QuerySet[Announcement]:
+    """Notices to customers this user may read: every one for managers and system accounts,
+    else those they wrote or that reached a customer of theirs."""
+    if visibility(user) is None:
+        return Announcement.objects.none()
+    if visibility(user).everything:
+        return Announcement.objects.all()
+    mine = Notification.objects.filter(announcement=OuterRef("pk"), customer__in=customers_visible_to(user))
+    return Announcement.objects.filter(Q(created_by=user) | Exists(mine))

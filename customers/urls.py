@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_notifications
+from . import views, views_announcements, views_notifications
 
 app_name = "customers"
 
@@ -12,6 +12,9 @@ urlpatterns = [
     # Before the account-number routes: "messages" would also match an account number.
     path("messages/", views_notifications.notification_list, name="notifications"),
     path("messages/<int:pk>/retry/", views_notifications.notification_retry_view, name="notification_retry"),
+    path("announcements/", views_announcements.announcement_list, name="announcement_list"),
+    path("announcements/new/", views_announcements.announcement_new, name="announcement_new"),
+    path("announcements/<int:pk>/", views_announcements.announcement_detail, name="announcement_detail"),
     path("<account:account_no>/", views.customer_detail, name="detail"),
     path("<account:account_no>/edit/", views.customer_edit_view, name="edit"),
     path("<account:account_no>/meters/new/", views.meter_form_view, name="meter_create"),

@@ -19,6 +19,7 @@ from core.history import history_entries
 from core.pagination import apply_sort, filter_data, paginate
 from core.permissions import can_edit_archive, can_lead, can_log_contact_work, require
 
+from .announcements import can_announce
 from .filtersets import CustomerFilterSet
 from .forms import ContactForm, CustomerForm, MeterPointForm, MeterReplaceForm, ServiceVisitForm
 from .models import Contact, MeterPoint
@@ -103,6 +104,7 @@ def customer_list(request):
         "querystring": params.urlencode(),
         "select_filters": [filterset.form[name] for name in SELECT_FILTERS],
         "can_edit": can_edit_archive(request.user),
+        "can_announce": can_announce(request.user),
         "drill_filters": filterset.drill_filters(CUSTOMER_DRILL_FILTERS),
         "arrears_day": arrears_day,
         "arrears_total": arrears_total,

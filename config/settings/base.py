@@ -265,6 +265,7 @@ NAVIGATION = [
             ("customers:list", _("Customers"), None),
             ("risk:score_list", _("Credit grades"), None),
             ("risk:alert_list", _("Risk alerts"), ["collector", "area_leader", "manager"]),
+            ("customers:announcement_list", _("Notices to customers"), ["area_leader", "manager"]),
         ],
     ),
     (
