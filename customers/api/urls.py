@@ -1,6 +1,13 @@
 from rest_framework.routers import DefaultRouter
 
-from .views import ContactViewSet, CustomerViewSet, MeterPointViewSet, RegionViewSet, ServiceVisitViewSet
+from .views import (
+    AnnouncementViewSet,
+    ContactViewSet,
+    CustomerViewSet,
+    MeterPointViewSet,
+    RegionViewSet,
+    ServiceVisitViewSet,
+)
 
 router = DefaultRouter()
 router.register("regions", RegionViewSet, basename="region")
@@ -8,5 +15,6 @@ router.register("customers", CustomerViewSet, basename="customer")
 router.register("meters", MeterPointViewSet, basename="meter")
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("service-visits", ServiceVisitViewSet, basename="service-visit")
+router.register("announcements", AnnouncementViewSet, basename="announcement")
 
 urlpatterns = router.urls

@@ -1,7 +1,12 @@
-from rest_framework import mixins, viewsets
+from django.http import QueryDict
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.exceptions import PermissionDenied
 
-from core.api.mixins import ServiceWriteMixin
+from core.api.mixins import ServiceWriteMixin, service_errors
 from core.api.permissions import ArchiveWrite, ContactWorkWrite, HasRole
+from core.pagination import filter_data
+from customers.announcements import announcement_send, can_announce, delivery
 from customers.filtersets import (
     ContactFilterSet,
     CustomerFilterSet,
@@ -9,8 +14,8 @@ from customers.filtersets import (
     RegionFilterSet,
     ServiceVisitFilterSet,
 )
-from customers.models import Contact, MeterPoint, ServiceVisit
-from customers.selectors import customers_visible_to, regions_visible_to
+from customers.models import Announcement, Contact, MeterPoint, ServiceVisit
+from customers.selectors import announcements_visible_to, customers_visible_to, regions_visible_to
 from customers.services import (
     contact_save,
     customer_create,
@@ -138,3 +143,55 @@ class ServiceVisitViewSet(
     def perform_service_create(self, serializer):
         data = dict(serializer.validated_data)
         return service_visit_record(customer=data.pop("customer"), data=data, staff=self.request.user)
+
+
+class AnnouncementSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    delivery = serializers.SerializerMethodField(help_text="Its messages: sent (or delivered), pending, failed")
+    audience = serializers.CharField(
+        required=False, allow_blank=True, max_length=1000,
+        help_text="The customers, as the customers/ list's filters in a query string (e.g. region=3&industry=steel); "
+        "empty: every customer in your scope",
+    )  # fmt: skip
+
+    class Meta:
+        model = Announcement
+        fields = ["id", "kind", "subject", "short_text", "body", "audience", "all_contacts", "send_after",
+                  "customers", "messages", "delivery", "created_by", "created_at"]  # fmt: skip
+        read_only_fields = ["customers", "messages", "created_by", "created_at"]
+
+    @extend_schema_field(
+        {"type": "object", "properties": {k: {"type": "integer"} for k in ("sent", "pending", "failed")}}
+    )
+    def get_delivery(self, announcement: Announcement) -> dict:
+        return delivery(announcement)
+
+
+class AnnouncementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Notices to many customers (planned outage, tariff change, service): POST queues one message
+    per contact of the customers the `audience` filters choose within your scope; area leaders and
+    managers only. An invalid filter is a 400 naming it, never "every customer"."""
+
+    serializer_class = AnnouncementSerializer
+    permission_classes = [HasRole]
+
+    def get_queryset(self):
+        return announcements_visible_to(self.request.user).select_related("created_by").order_by("-created_at", "-id")
+
+    def perform_create(self, serializer):
+        if not can_announce(self.request.user):
+            raise PermissionDenied("Only area leaders and managers send notices to customers.")
+        data = serializer.validated_data
+        query = data.get("audience", "")
+        filterset = CustomerFilterSet(
+            filter_data(QueryDict(query)) or QueryDict(), queryset=customers_visible_to(self.request.user),
+            request=self.request,
+        )  # fmt: skip
+        if not filterset.is_valid():
+            raise serializers.ValidationError({"audience": filterset.errors})
+        with service_errors():
+            serializer.instance = announcement_send(
+                kind=data["kind"], subject=data["subject"], short_text=data["short_text"], body=data.get("body", ""),
+                customers=filterset.qs, audience=query, all_contacts=data.get("all_contacts", True),
+                send_after=data.get("send_after"), by=self.request.user,
+            )  # fmt: skip

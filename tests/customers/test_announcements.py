@@ -164,3 +164,23 @@ def test_the_customer_list_offers_the_notice_for_its_filtered_rows(client, area_
     assert 'id="announce-link"' not in client.get(reverse("customers:list"), {"industry": "railway"}).content.decode()
     client.force_login(collector)
     assert 'id="announce-link"' not in client.get(reverse("customers:list")).content.decode()
+
+
+def test_the_api_sends_within_the_scope_and_names_a_bad_filter(api_as, area_leader, collector, regions, contacts):
+    url = "/api/v1/announcements/"
+    payload = {"kind": "tariff_change", "subject": "New tariff from 1 January", "short_text": "1月1日起执行新电价。",
+               "audience": f"region={regions['a'].pk}", "all_contacts": False}  # fmt: skip
+    assert api_as(collector).post(url, payload, format="json").status_code == 403
+    leader = api_as(area_leader)
+    bad = leader.post(url, {**payload, "audience": "importance=royal"}, format="json")
+    assert bad.status_code == 400 and "importance" in bad.json()["audience"]
+    blank = leader.post(url, {**payload, "short_text": ""}, format="json")
+    assert blank.status_code == 400 and "short_text" in blank.json()
+    assert not Announcement.objects.exists()
+    created = leader.post(url, payload, format="json")
+    assert created.status_code == 201, created.content
+    # Area A's payment contacts: a1's finance manager and a2's WeChat contact (not the electrician).
+    assert (created.json()["customers"], created.json()["messages"]) == (2, 2)
+    assert created.json()["delivery"] == {"sent": 0, "pending": 2, "failed": 0}
+    listed = api_as(collector).get(url).json()  # collector_a's customers got it: they may read it
+    assert [a["subject"] for a in listed["results"]] == ["New tariff from 1 January"]
