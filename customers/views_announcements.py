@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from core.pagination import filter_data, paginate
@@ -69,7 +69,11 @@ def announcement_new(request):
         else:
             messages.success(
                 request,
-                _("The notice is queued: %(messages)d messages to %(customers)d customers.")
+                ngettext(
+                    "The notice is queued: %(messages)d messages to %(customers)d customer.",
+                    "The notice is queued: %(messages)d messages to %(customers)d customers.",
+                    announcement.customers,
+                )
                 % {"messages": announcement.messages, "customers": announcement.customers},
             )
             return redirect("customers:announcement_detail", pk=announcement.pk)

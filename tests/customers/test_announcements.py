@@ -55,6 +55,7 @@ def test_a_leader_notifies_the_chosen_customers_on_each_contacts_channel(client,
     # Area A: a1, a2 and the new works; three contacts, all of a1 and a2; the works has none.
     assert page.status_code == 200
     assert page.context["figures"] == {"customers": 3, "contacts": 3, "without_contact": 1}
+    assert "3 customers, 3 contacts" in html
     assert "Area A" in html and "1 customer has no contact and is not reached" in html
 
     response = client.post(NEW, body(regions))
