@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class RegionKindChoices(models.TextChoices):
@@ -26,7 +27,8 @@ class CustomerIndustryChoices(models.TextChoices):
 class CustomerImportanceChoices(models.TextChoices):
     CLASS_1 = "class_1", _("Important user, class 1")
     CLASS_2 = "class_2", _("Important user, class 2")
-    NORMAL = "normal", _("Normal")
+    # "Normal" is also an operating status; in Chinese the two differ (一般 / 正常).
+    NORMAL = "normal", pgettext_lazy("importance", "Normal")
 
 
 class CustomerBasicChargeBasisChoices(models.TextChoices):
