@@ -101,6 +101,11 @@ class AnnouncementKindChoices(models.TextChoices):
     SERVICE = "service", _("Service notice")
 
 
+class AnnouncementStatusChoices(models.TextChoices):
+    QUEUING = "queuing", _("Preparing the messages")
+    QUEUED = "queued", _("Messages queued")
+
+
 class NotificationStatusChoices(models.TextChoices):
     QUEUED = "queued", _("Queued")
     SENDING = "sending", _("Sending")

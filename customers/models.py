@@ -18,6 +18,7 @@ from simple_history.models import HistoricalRecords
 
 from .choices import (
     AnnouncementKindChoices,
+    AnnouncementStatusChoices,
     ContactChannelChoices,
     CustomerBasicChargeBasisChoices,
     CustomerConditionChoices,
@@ -420,6 +421,10 @@ class Announcement(models.Model):
         _("every contact"), default=True, help_text=_("Else only the contacts that receive payment notices.")
     )
     send_after = models.DateTimeField(_("send from"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=AnnouncementStatusChoices.choices, default=AnnouncementStatusChoices.QUEUING
+    )
+    expected = models.PositiveIntegerField(_("contacts chosen"), default=0)
     customers = models.PositiveIntegerField(_("customers reached"), default=0)
     messages = models.PositiveIntegerField(_("messages"), default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")

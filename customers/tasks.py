@@ -11,3 +11,11 @@ def notification_send_due() -> dict[str, int]:
     claimed by one run only."""
     result = notifications_send_due()
     return {"reaped": result.reaped, **result.outcomes}
+
+
+@shared_task(name="customers.tasks.announcement_fan_out_task", acks_late=True)
+def announcement_fan_out_task(announcement_id: int) -> int:
+    """Write a large notice's messages (see customers.announcements); safe to run again."""
+    from .announcements import announcement_fan_out
+
+    return announcement_fan_out(announcement_id).messages

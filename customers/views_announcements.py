@@ -6,21 +6,22 @@ first; an invalid filter is a 400, never "everyone"."""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
-from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
-from core.pagination import filter_data, paginate
+from core.pagination import paginate
 from core.permissions import require
 from core.roles import user_role
 
-from .announcements import announcement_send, audience_figures, can_announce, delivery
+from .announcements import announcement_send, audience_figures, audience_filterset, can_announce, delivery
+from .choices import AnnouncementStatusChoices
 from .choices import NotificationStatusChoices as S
 from .filtersets import CustomerFilterSet
 from .forms import AnnouncementForm
-from .selectors import announcements_visible_to, customers_visible_to, notifications_visible_to
+from .selectors import announcements_visible_to, notifications_visible_to
 
 AUDIENCE_FILTERS = CustomerFilterSet.Meta.fields
 
@@ -37,10 +38,8 @@ def announcement_list(request):
 
 
 def _audience(request, query: str):
-    """The customers a notice goes to: the customer list's filters over the sender's scope."""
-    data = filter_data(QueryDict(query)) or QueryDict()
-    filterset = CustomerFilterSet(data, queryset=customers_visible_to(request.user), request=request)
-    return filterset
+    """The customers a notice goes to: the customer list's filters over the user's scope."""
+    return audience_filterset(query, request.user, request)
 
 
 @require_http_methods(["GET", "POST"])
@@ -59,7 +58,7 @@ def announcement_new(request):
         try:
             announcement = announcement_send(
                 kind=data["kind"], subject=data["subject"], short_text=data["short_text"], body=data["body"],
-                customers=filterset.qs, audience=query, all_contacts=data["all_contacts"],
+                audience=query, all_contacts=data["all_contacts"],
                 send_after=data["send_after"], by=request.user,
             )  # fmt: skip
         except ValidationError as exc:
@@ -67,15 +66,17 @@ def announcement_new(request):
                 for error in errors:
                     form.add_error(field if field in form.fields else None, error)
         else:
-            messages.success(
-                request,
-                ngettext(
+            if announcement.status == AnnouncementStatusChoices.QUEUED:
+                text = ngettext(
                     "The notice is queued: %(messages)d messages to %(customers)d customer.",
                     "The notice is queued: %(messages)d messages to %(customers)d customers.",
                     announcement.customers,
-                )
-                % {"messages": announcement.messages, "customers": announcement.customers},
-            )
+                ) % {"messages": announcement.messages, "customers": announcement.customers}
+            else:
+                text = _("The %(count)d messages of the notice are being prepared; this page shows the progress.") % {
+                    "count": announcement.expected
+                }
+            messages.success(request, text)
             return redirect("customers:announcement_detail", pk=announcement.pk)
     # Here on a GET, or a POST that was refused (named on the form): 400 for a refusal or filters
     # that choose no valid set of customers.
@@ -99,7 +100,8 @@ def announcement_detail(request, pk: int):
     filterset = _audience(request, announcement.audience)
     context = {
         "announcement": announcement,
-        "delivery": delivery(announcement),
+        "delivery": (counts := delivery(announcement)),
+        "written": sum(counts.values()),
         "audience": filterset.drill_filters(AUDIENCE_FILTERS) if filterset.is_valid() else [],
         "page": paginate(request, rows.order_by("customer__account_no", "id")),
         "messages_url": f"{reverse('customers:notifications')}?announcement={announcement.pk}",

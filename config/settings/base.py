@@ -198,6 +198,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Named queues so operators can give each kind of work its own workers (docker-compose.yml).
 CELERY_TASK_ROUTES = {
     "customers.tasks.notification_*": {"queue": "notify"},
+    "customers.tasks.announcement_*": {"queue": "batch"},
     "*.tasks.notify_*": {"queue": "notify"},
     "billing.tasks.billing_run*": {"queue": "batch"},
     "*.tasks.batch_*": {"queue": "batch"},

@@ -1,11 +1,9 @@
-from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from core.api.mixins import ServiceWriteMixin, service_errors
 from core.api.permissions import ArchiveWrite, ContactWorkWrite, HasRole
-from core.pagination import filter_data
 from customers.announcements import announcement_send, can_announce, delivery
 from customers.filtersets import (
     ContactFilterSet,
@@ -182,16 +180,9 @@ class AnnouncementViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
         if not can_announce(self.request.user):
             raise PermissionDenied("Only area leaders and managers send notices to customers.")
         data = serializer.validated_data
-        query = data.get("audience", "")
-        filterset = CustomerFilterSet(
-            filter_data(QueryDict(query)) or QueryDict(), queryset=customers_visible_to(self.request.user),
-            request=self.request,
-        )  # fmt: skip
-        if not filterset.is_valid():
-            raise serializers.ValidationError({"audience": filterset.errors})
         with service_errors():
             serializer.instance = announcement_send(
                 kind=data["kind"], subject=data["subject"], short_text=data["short_text"], body=data.get("body", ""),
-                customers=filterset.qs, audience=query, all_contacts=data.get("all_contacts", True),
+                audience=data.get("audience", ""), all_contacts=data.get("all_contacts", True),
                 send_after=data.get("send_after"), by=self.request.user,
             )  # fmt: skip
