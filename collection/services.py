@@ -501,9 +501,10 @@ def arrangements_check(*, day: dt.date | None = None) -> tuple[int, int]:
     date has passed with less paid than was due by then. Returns (completed, broken)."""
     day = day or timezone.localdate()
     completed = broken = 0
-    for arrangement in PaymentArrangement.objects.filter(status=ArrangementStatusChoices.ACTIVE).prefetch_related(
-        "instalments"
-    ):
+    # Locked: a leader cancelling one meanwhile waits, then finds it resolved (or this run skips
+    # one cancelled first), so the check never overwrites a cancellation.
+    active = PaymentArrangement.objects.select_for_update().filter(status=ArrangementStatusChoices.ACTIVE)
+    for arrangement in active.prefetch_related("instalments"):
         paid = Payment.objects.filter(
             customer_id=arrangement.customer_id, status="posted", received_at__date__gte=arrangement.made_on,
             received_at__date__lte=day,

@@ -36,6 +36,7 @@ REPEAT_WINDOW = dt.timedelta(minutes=10)
 LATEST_SCHEDULE = dt.timedelta(days=30)
 # Up to this many contacts the messages are written in the request (the sender sees them at once).
 IN_REQUEST_LIMIT = 2000
+AUDIENCE_MAX = 1000  # Announcement.audience
 FAN_OUT_CHUNK = 5000
 SHORT_CHANNELS = (NotificationChannelChoices.SMS, NotificationChannelChoices.WECHAT)
 
@@ -102,9 +103,14 @@ def announcement_send(
     the last ten minutes."""
     if not can_announce(by):
         raise PermissionDenied(_("Only an area leader or a manager sends notices to customers."))
+    # One send at a time per sender: two concurrent requests (an API client retrying after a
+    # timeout, two tabs) would otherwise both pass the repeat check below and send twice.
+    User.objects.select_for_update().filter(pk=by.pk).first()
     now = timezone.now()
     _check(kind=kind, subject=subject, short_text=short_text, send_after=send_after, now=now)
     subject, short_text, body = subject.strip(), short_text.strip(), body.strip()
+    if len(audience) > AUDIENCE_MAX:
+        raise ValidationError({"audience": _("Too many filters: narrow the customer list with fewer.")})
     filterset = audience_filterset(audience, by)
     if not filterset.is_valid():
         raise ValidationError(
@@ -143,8 +149,10 @@ def announcement_fan_out(announcement_id: int, *, chunk: int = FAN_OUT_CHUNK) ->
     announcement = Announcement.objects.select_related("created_by").get(pk=announcement_id)
     if announcement.status == AnnouncementStatusChoices.QUEUED:
         return announcement
-    filterset = audience_filterset(announcement.audience, announcement.created_by)
-    customers = filterset.qs if filterset.is_valid() else Customer.objects.none()
+    sender = announcement.created_by
+    filterset = audience_filterset(announcement.audience, sender) if sender is not None else None
+    # A sender deleted since, or no longer allowed those filters: nothing more is written.
+    customers = filterset.qs if filterset is not None and filterset.is_valid() else Customer.objects.none()
     contacts = audience_contacts(customers, all_contacts=announcement.all_contacts).order_by("id")
     now = timezone.now()
     future = announcement.send_after if announcement.send_after and announcement.send_after > now else None

@@ -128,7 +128,7 @@ class AnnouncementForm(BootstrapFormMixin, forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=_("Empty: at once. Nothing goes out at night (quiet hours); it waits for the morning."),
     )
-    audience = forms.CharField(widget=forms.HiddenInput, required=False)
+    audience = forms.CharField(widget=forms.HiddenInput, required=False, max_length=1000)
     confirm = forms.BooleanField(
         label=_("I confirm: send this notice to the customers above."),
         error_messages={"required": _("Confirm the sending.")},

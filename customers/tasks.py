@@ -13,9 +13,16 @@ def notification_send_due() -> dict[str, int]:
     return {"reaped": result.reaped, **result.outcomes}
 
 
-@shared_task(name="customers.tasks.announcement_fan_out_task", acks_late=True)
+@shared_task(
+    name="customers.tasks.announcement_fan_out_task",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=30,
+    max_retries=5,
+)
 def announcement_fan_out_task(announcement_id: int) -> int:
-    """Write a large notice's messages (see customers.announcements); safe to run again."""
+    """Write a large notice's messages (see customers.announcements). Safe to run again, so an
+    error (the database away a moment) is retried rather than leaving the notice half written."""
     from .announcements import announcement_fan_out
 
     return announcement_fan_out(announcement_id).messages

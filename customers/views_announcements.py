@@ -16,7 +16,14 @@ from core.pagination import paginate
 from core.permissions import require
 from core.roles import user_role
 
-from .announcements import announcement_send, audience_figures, audience_filterset, can_announce, delivery
+from .announcements import (
+    AUDIENCE_MAX,
+    announcement_send,
+    audience_figures,
+    audience_filterset,
+    can_announce,
+    delivery,
+)
 from .choices import AnnouncementStatusChoices
 from .choices import NotificationStatusChoices as S
 from .filtersets import CustomerFilterSet
@@ -52,7 +59,8 @@ def announcement_new(request):
         query = request.GET.urlencode()
         form = AnnouncementForm(initial={"audience": query})
     filterset = _audience(request, query)
-    valid_audience = filterset.is_valid()
+    too_long = len(query) > AUDIENCE_MAX
+    valid_audience = not too_long and filterset.is_valid()
     if request.method == "POST" and form.is_valid() and valid_audience:
         data = form.cleaned_data
         try:
@@ -64,7 +72,8 @@ def announcement_new(request):
         except ValidationError as exc:
             for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
                 for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+                    # The audience is a hidden field: its errors go to the top of the form.
+                    form.add_error(field if field in form.fields and field != "audience" else None, error)
         else:
             if announcement.status == AnnouncementStatusChoices.QUEUED:
                 text = ngettext(
@@ -86,6 +95,7 @@ def announcement_new(request):
         "form": form,
         "filterset": filterset,
         "valid_audience": valid_audience,
+        "too_long": too_long,
         "audience": filterset.drill_filters(AUDIENCE_FILTERS) if valid_audience else [],
         "figures": audience_figures(filterset.qs, all_contacts=all_contacts) if valid_audience else None,
         "list_url": f"{reverse('customers:list')}?{query}" if query else reverse("customers:list"),
@@ -97,7 +107,8 @@ def announcement_detail(request, pk: int):
     require(user_role(request.user) is not None)
     announcement = get_object_or_404(announcements_visible_to(request.user).select_related("created_by"), pk=pk)
     rows = notifications_visible_to(request.user).filter(announcement=announcement).select_related("customer")
-    filterset = _audience(request, announcement.audience)
+    # The filters as the sender chose them (a district of a manager's is no filter a collector has).
+    filterset = audience_filterset(announcement.audience, announcement.created_by or request.user, request)
     context = {
         "announcement": announcement,
         "delivery": (counts := delivery(announcement)),

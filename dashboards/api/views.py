@@ -4,6 +4,7 @@ tables, with the page's filters (the same FilterSet) and the caller's scope."""
 from django.conf import settings
 from django.core.cache import cache
 from django.http import QueryDict
+from django.utils.translation import get_language
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -128,7 +129,8 @@ class ArrearsDashboardApi(GenericAPIView):
         # The figures only change when the summary does: an answer is kept until then (the
         # key carries the summary's version) and shared by every user of the same scope, so
         # twenty managers polling cost one computation.
-        key = s.cache_key("api", request.user, filterset, group_by)
+        # The answer holds translated labels (buckets, "No collector", industries): per language.
+        key = s.cache_key("api", request.user, filterset, f"{group_by}|{get_language()}")
         data = cache.get(key) if key else None
         if data is None:
             totals = s.figures(filterset.rows())

@@ -17,6 +17,8 @@ from collection.selectors_agreements import add_months, arrangement_progress, ar
 from collection.services import arrangements_check, dunning_notice_reject, dunning_run
 from customers.models import Customer
 from customers.selectors import customers_visible_to
+from risk.alerts import alerts_raise
+from risk.models import RiskAlert
 from tests.factories import ContactFactory, make_bill
 
 pytestmark = pytest.mark.django_db
@@ -374,8 +376,13 @@ def test_a_leader_cancels_an_arrangement_with_a_reason_and_dunning_resumes(clien
     make_bill(signed.customer, "800.00", today() - dt.timedelta(days=3), number="AGR-CANCEL-1")
     dunning_run(day=today())
     assert DunningNotice.objects.filter(customer=signed.customer).exists()
-    # Cancelled is neither kept nor broken: no broken-arrangement alert, nothing on the worklist.
-    assert not PaymentArrangement.objects.filter(status="broken").exists()
+    # Cancelled is neither kept nor broken. Behind its schedule (5,000 due by 10 days ago, 3,500
+    # paid) an active one would now be broken by the daily check and raise an alert; this one is not.
+    assert arrangements_check(day=today()) == (0, 0)
+    signed.refresh_from_db()
+    assert signed.status == "cancelled"
+    alerts_raise(day=today())
+    assert not RiskAlert.objects.filter(customer=signed.customer, kind="broken_arrangement").exists()
 
 
 def test_the_api_cancels_for_leaders_only_and_names_what_is_wrong(api_as, signed, area_leader, collector):

@@ -85,7 +85,6 @@ def test_collectors_may_read_but_not_send_and_a_leader_stays_in_their_area(clien
                                                                               regions, contacts):  # fmt: skip
     client.force_login(collector)
     assert client.get(NEW).status_code == 403 and client.post(NEW, body(regions)).status_code == 403
-    assert client.get(reverse("customers:announcement_list")).status_code == 200
     client.force_login(area_leader)
     outside = client.post(NEW, body(regions, audience=f"region={regions['b'].pk}"))
     assert outside.status_code == 400 and "region" in outside.context["filterset"].errors
@@ -226,3 +225,30 @@ def test_a_large_notice_is_written_by_the_worker_in_chunks_and_resumes_after_a_c
         "Preparing the messages"
         not in client.get(reverse("customers:announcement_detail", args=[announcement.pk])).content.decode()
     )
+
+
+def test_a_notice_is_read_by_those_whose_customers_got_it(client, api_as, area_leader, collector, other_collector,
+                                                          regions, contacts):  # fmt: skip
+    client.force_login(area_leader)
+    client.post(NEW, body(regions))  # area A: collector_a's customers, not collector_b's
+    announcement = Announcement.objects.get()
+    detail = reverse("customers:announcement_detail", args=[announcement.pk])
+    client.force_login(collector)
+    assert "Planned outage 12 December" in client.get(reverse("customers:announcement_list")).content.decode()
+    page = client.get(detail)
+    assert page.status_code == 200 and page.context["page"].paginator.count == 3
+    assert "Area A" in page.content.decode()  # the sender's filter, named
+    client.force_login(other_collector)
+    assert "Planned outage 12 December" not in client.get(reverse("customers:announcement_list")).content.decode()
+    assert client.get(detail).status_code == 404
+    assert api_as(other_collector).get("/api/v1/announcements/").json()["count"] == 0
+    assert api_as(other_collector).get(f"/api/v1/announcements/{announcement.pk}/").status_code == 404
+
+
+def test_an_audience_too_long_for_the_record_is_refused_not_a_server_error(client, area_leader, regions, contacts):
+    client.force_login(area_leader)
+    long_query = "&".join(["q=" + "东湖" * 40] * 3)  # percent-encoded: over 1,000 characters
+    page = client.get(f"{NEW}?{long_query}")
+    assert page.status_code == 400 and "Too many filters" in page.content.decode()
+    response = client.post(NEW, body(regions, audience=long_query))
+    assert response.status_code == 400 and not Announcement.objects.exists()

@@ -34,6 +34,7 @@ FILTERS = [
     {"industry": ["steel", "chemical", "hospital"], "importance": ["normal", "class_1"], "grade": ["C", "B", "A"]},
     {"collector": ["none"]},
     {"region": ["a"]},
+    {"region": ["district_a"], "industry": ["steel", "hospital"]},  # a district: its areas
 ]
 
 
@@ -220,3 +221,35 @@ def test_the_full_breakdown_is_scoped_and_checks_its_dimension(client, area_lead
     assert client.get(reverse("dashboards:breakdown", args=["nonsense"])).status_code == 404
     response = client.get(reverse("dashboards:breakdown", args=["grade"]), {"as_of": "1999-01-01"})
     assert response.status_code == 400 and "as_of" in response.context["filterset"].errors
+
+
+def test_the_api_answer_is_shared_by_scope_but_kept_per_language(api_as, manager, book):
+    cache.clear()
+    other_manager = UserFactory(username="manager_3", role="manager")
+    chinese = api_as(manager).get("/api/v1/dashboard/arrears/", {"group_by": "aging"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    english = api_as(other_manager).get("/api/v1/dashboard/arrears/", {"group_by": "aging"},
+                                        HTTP_ACCEPT_LANGUAGE="en")  # fmt: skip
+    assert chinese.status_code == english.status_code == 200
+    assert chinese.json()["totals"]["arrears"] == english.json()["totals"]["arrears"]  # the same figures…
+    assert [g["arrears"] for g in chinese.json()["groups"]] == [g["arrears"] for g in english.json()["groups"]]
+    # …in each reader's language (a Chinese answer cached first is not served to the English reader).
+    assert (english.json()["groups"][0]["label"], chinese.json()["groups"][0]["label"]) == ("0–30 days", "0–30 天")
+
+
+def test_scope_keys_differ_wherever_the_rows_differ(manager, area_leader, collector, leading_collector, regions):
+    leaderless = UserFactory(username="leader_of_nothing", role="area_leader")
+    keys = {
+        "manager": visibility(manager).key,
+        "superuser": visibility(UserFactory(username="root", is_superuser=True)).key,
+        "leader": visibility(area_leader).key,
+        "leader of nothing": visibility(leaderless).key,
+        "collector": visibility(collector).key,
+        "leading collector": visibility(leading_collector).key,
+    }
+    assert keys["manager"] == keys["superuser"] == "all"
+    others = [keys[k] for k in ("leader", "leader of nothing", "collector", "leading collector")]
+    assert len(set(others)) == 4 and "all" not in others
+    regions["b"].leader = area_leader  # a second area: the leader's rows, and key, change
+    regions["b"].save()
+    area_leader = type(area_leader).objects.get(pk=area_leader.pk)  # a new request: nothing kept on the user
+    assert visibility(area_leader).key != keys["leader"]
