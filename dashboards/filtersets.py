@@ -36,11 +36,12 @@ class ArrearsSummaryFilterSet(CustomerDimensionFilterSet):
         self.rollup = rollup
         self.scope_dimensions = set(scope_dimensions)
         # A handful of dates (today and the month-ends of the trend), newest first, and when
-        # each was last written: the latest of those versions every cached answer.
+        # each was last written: together they version every cached answer.
         built = list(SummaryDate.objects.order_by("-as_of").values_list("as_of", "built_at"))
         self.available_dates: list[dt.date] = [day for day, _ in built]
-        latest = max((at for _, at in built), default=None)
-        self.version: str = latest.isoformat() if latest else ""
+        # Every date with its time, not just the latest time: a month-end rebuilt by a job that
+        # started before a refresh commits after it with an earlier time, and still counts.
+        self.version: str = ";".join(f"{day}@{at.timestamp()}" for day, at in built)
 
     def is_valid(self) -> bool:
         valid = super().is_valid()

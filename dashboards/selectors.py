@@ -320,7 +320,7 @@ def cache_key(kind: str, user, filterset: ArrearsSummaryFilterSet, extra: str = 
     """A cache key for a dashboard answer: whose rows (two users with the same scope share their
     answers: every manager, say), what is asked (the filterset's cleaned filters and the date they
     resolve to, so `?` and `?as_of=<latest>` share an answer and a stray parameter changes
-    nothing), the summary's version (when any date was last written, so a refresh that changed
+    nothing), the summary's version (when each date was last written, so a refresh that changed
     something makes every cached answer stale without deleting anything) and `extra` (the
     language, the API's group_by). None when there is no summary or scope, or caching is off
     (`DASHBOARD_CACHE_SECONDS` 0)."""
