@@ -504,6 +504,11 @@ class Notification(models.Model):
         return f"{self.channel} {self.recipient} {self.kind}"
 
     @property
+    def kind_label(self) -> str:
+        """What the message is about, in words (settings.NOTIFICATION_KIND_LABELS), else its kind."""
+        return str(settings.NOTIFICATION_KIND_LABELS.get(self.kind, self.kind))
+
+    @property
     def is_retrying(self) -> bool:
         """Queued again after a failed attempt (waiting for its backoff), not yet given up."""
         return self.status == NotificationStatusChoices.QUEUED and self.attempts > 0

@@ -243,6 +243,24 @@ CELERY_BEAT_SCHEDULE: dict = {
 # The navbar: (URL name, label, roles or None for every role), or a dropdown (label, [entries])
 # shown when any entry in it is; one visible entry shows as a plain link. Grouped so the bar
 # fits a 1280-pixel screen; every URL name stays reachable.
+# What each kind of outbox message is, for the Messages page (the kinds are written by every
+# floor; the outbox lives in customers, which may not import them). An unknown kind shows as is.
+NOTIFICATION_KIND_LABELS = {
+    "dunning_reminder": _("Payment reminder"),
+    "dunning_demand": _("Formal payment demand"),
+    "dunning_suspension": _("Notice of supply suspension"),
+    "prepaid_warn7": _("Prepaid balance: 7 days left"),
+    "prepaid_warn3": _("Prepaid balance: 3 days left"),
+    "prepaid_exhausted": _("Prepaid balance exhausted"),
+    "control_escalation": _("Supply command not acknowledged"),
+    "control_approval": _("Supply command awaiting approval"),
+    "control_gave_up": _("Supply command given up"),
+    "guarantee_expiring": _("Guarantee expiring"),
+    "announcement_planned_outage": _("Notice: planned outage"),
+    "announcement_tariff_change": _("Notice: tariff change"),
+    "announcement_service": _("Notice: service"),
+}
+
 NAVIGATION = [
     ("collection:worklist", _("Today's work"), None),
     ("billing:yesterday", _("Yesterday"), None),

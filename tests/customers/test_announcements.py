@@ -252,3 +252,12 @@ def test_an_audience_too_long_for_the_record_is_refused_not_a_server_error(clien
     assert page.status_code == 400 and "Too many filters" in page.content.decode()
     response = client.post(NEW, body(regions, audience=long_query))
     assert response.status_code == 400 and not Announcement.objects.exists()
+
+
+def test_the_messages_page_says_what_each_message_is(client, area_leader, regions, contacts):
+    client.force_login(area_leader)
+    client.post(NEW, body(regions))
+    html = client.get(reverse("customers:notifications")).content.decode()
+    assert 'title="announcement_planned_outage">Notice: planned outage</td>' in html
+    client.cookies.load({"django_language": "zh-hans"})
+    assert ">通知：计划停电</td>" in client.get(reverse("customers:notifications")).content.decode()
