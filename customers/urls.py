@@ -23,4 +23,5 @@ urlpatterns = [
     path("<account:account_no>/contacts/new/", views.contact_form_view, name="contact_create"),
     path("<account:account_no>/contacts/<int:pk>/edit/", views.contact_form_view, name="contact_edit"),
     path("<account:account_no>/visits/new/", views.visit_form_view, name="visit_create"),
+    path("<account:account_no>/messages/", views_notifications.messages_panel, name="messages_panel"),
 ]

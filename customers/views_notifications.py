@@ -17,7 +17,7 @@ from .choices import NotificationChannelChoices
 from .choices import NotificationStatusChoices as S
 from .filtersets import NotificationFilterSet
 from .notifications import can_retry_notifications, notification_retry
-from .selectors import notifications_visible_to
+from .selectors import customers_visible_to, notifications_visible_to
 
 # What needs a person first (failed), then what is still on its way, then the rest; newest first.
 _PRIORITY = Case(
@@ -66,3 +66,21 @@ def notification_retry_view(request, pk: int):
     if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return redirect(back)
     return redirect("customers:notifications")
+
+
+PANEL_MESSAGES = 15
+
+
+def messages_panel(request, account_no: str):
+    """The customer page's "Messages sent" panel (loaded with hx-get): what went out to its
+    contacts lately — reminders, prepaid warnings, notices — and whether it arrived, so whoever
+    calls the customer knows what it was told."""
+    customer = get_object_or_404(customers_visible_to(request.user), account_no=account_no)
+    rows = customer.notifications.select_related("contact").order_by("-created_at", "-id")
+    context = {
+        "customer": customer,
+        "rows": list(rows[:PANEL_MESSAGES]),
+        "total": rows.count(),
+        "can_see_all": can_retry_notifications(request.user),
+    }
+    return render(request, "customers/partials/messages_panel.html", context)

@@ -310,6 +310,7 @@ CUSTOMER_PAGE_PANELS = [
     ("billing:prepaid_panel", _("Prepaid account and supply control")),
     ("collection:cutoff_panel", _("Cut-off orders")),
     ("collection:agreements_panel", _("Agreements: payment arrangements and guarantees")),
+    ("customers:messages_panel", _("Messages sent: reminders, warnings and notices")),
 ]
 
 # The archive's customer list filters by arrears on a date (`in_arrears_on`, `clear_on`, the

@@ -261,3 +261,20 @@ def test_the_messages_page_says_what_each_message_is(client, area_leader, region
     assert 'title="announcement_planned_outage">Notice: planned outage</td>' in html
     client.cookies.load({"django_language": "zh-hans"})
     assert ">通知：计划停电</td>" in client.get(reverse("customers:notifications")).content.decode()
+
+
+def test_the_customer_page_shows_what_its_contacts_were_sent(client, area_leader, collector, other_collector, regions,
+                                                             contacts, portfolio):  # fmt: skip
+    client.force_login(area_leader)
+    client.post(NEW, body(regions))
+    panel = reverse("customers:messages_panel", args=[portfolio["a1"].account_no])
+    client.force_login(collector)  # a1 is collector_a's customer
+    html = client.get(panel).content.decode()
+    assert html.count("Notice: planned outage") == 2 and "2 messages in all" in html
+    assert "All of them on the Messages page" not in html  # the Messages page is for leaders and managers
+    client.force_login(other_collector)
+    assert client.get(panel).status_code == 404
+    client.force_login(area_leader)
+    assert f"?customer={portfolio['a1'].account_no}" in client.get(panel).content.decode()
+    empty = client.get(reverse("customers:messages_panel", args=[portfolio["b1"].account_no]))
+    assert empty.status_code == 404  # area B is not the leader's
