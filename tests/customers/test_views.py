@@ -47,6 +47,8 @@ def test_the_customer_page_shows_the_whole_archive(client, collector, portfolio)
     html = client.get(reverse("customers:detail", args=[customer.account_no])).content.decode()
     for text in ["Steel A1", customer.uscc, "MTR-1", "6,000", "李娜", "电容器老化", "Equipment inspection"]:
         assert text in html
+    # Figures the archive does not have yet read as a dash, not "None".
+    assert customer.employees is None and ">None<" not in html
 
 
 def test_a_collector_cannot_create_or_edit_customers_but_can_log_a_visit(client, collector, portfolio):
