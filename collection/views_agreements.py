@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from billing.choices import GuaranteeKindChoices
 from billing.models import Guarantee
 from core.formatting import money
+from core.forms import service_errors_on
 from core.history import history_entries
 from core.pagination import apply_sort, filter_data, paginate
 from core.permissions import require
@@ -104,18 +105,6 @@ def _mark_expiry(guarantees, today: dt.date) -> list[Guarantee]:
     return rows
 
 
-def _service_errors_on(form, exc: ValidationError) -> None:
-    """Put a service's errors on the form: on the input they name, else at the top with the
-    name of what they are about ("Instalments: …"), so the user sees where to look."""
-    for name, errors in exc.message_dict.items():
-        for error in errors:
-            if name in form.fields:
-                form.add_error(name, error)
-            else:
-                label = SERVICE_FIELDS.get(name, name)
-                form.add_error(None, _("%(field)s: %(error)s") % {"field": label, "error": error})
-
-
 # ---------------------------------------------------------------------------------------------
 # Payment arrangements
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +160,7 @@ def arrangement_cancel_view(request, pk: int):
         try:
             arrangement_cancel(arrangement=arrangement, by=request.user, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
-            _service_errors_on(form, exc)
+            service_errors_on(form, exc, labels=SERVICE_FIELDS)
         else:
             messages.success(request, _("Arrangement cancelled; dunning resumes for what is still owed."))
             return redirect("collection:arrangement_detail", pk=arrangement.pk)
@@ -234,7 +223,7 @@ def guarantee_release_view(request, pk: int):
                 reason=form.cleaned_data["reason"],
             )
         except ValidationError as exc:
-            _service_errors_on(form, exc)
+            service_errors_on(form, exc, labels=SERVICE_FIELDS)
         else:
             messages.success(request, _("Guarantee released."))
             return redirect("collection:guarantee_detail", pk=guarantee.pk)
@@ -331,7 +320,7 @@ def arrangement_add(request, account_no: str):
                 customer=customer, schedule=form.cleaned_data["schedule"], created_by=request.user
             )
         except ValidationError as exc:
-            _service_errors_on(form, exc)
+            service_errors_on(form, exc, labels=SERVICE_FIELDS)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
         else:
@@ -355,7 +344,7 @@ def guarantee_add(request, account_no: str):
         try:
             guarantee_record(data={"customer": customer, **form.cleaned_data}, recorded_by=request.user)
         except ValidationError as exc:
-            _service_errors_on(form, exc)
+            service_errors_on(form, exc, labels=SERVICE_FIELDS)
         else:
             done = _("Guarantee recorded.")
             if request.htmx:

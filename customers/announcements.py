@@ -181,11 +181,11 @@ def announcement_fan_out(announcement_id: int, *, chunk: int = FAN_OUT_CHUNK) ->
     return announcement
 
 
+# A notice's messages as its pages count them.
+DELIVERY_STATES = {"sent": (S.SENT, S.DELIVERED), "pending": (S.QUEUED, S.SENDING), "failed": (S.FAILED,)}
+
+
 def delivery(announcement: Announcement) -> dict[str, int]:
     """Its messages by state: sent (or delivered), on their way (queued, retrying, sending), failed."""
     counts = dict(announcement.notifications.values_list("status").annotate(n=Count("id")).order_by())
-    return {
-        "sent": counts.get(S.SENT, 0) + counts.get(S.DELIVERED, 0),
-        "pending": counts.get(S.QUEUED, 0) + counts.get(S.SENDING, 0),
-        "failed": counts.get(S.FAILED, 0),
-    }
+    return {name: sum(counts.get(s, 0) for s in states) for name, states in DELIVERY_STATES.items()}

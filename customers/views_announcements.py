@@ -12,12 +12,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
+from core.forms import service_errors_on
 from core.pagination import paginate
 from core.permissions import require
 from core.roles import user_role
 
 from .announcements import (
     AUDIENCE_MAX,
+    DELIVERY_STATES,
     announcement_send,
     audience_figures,
     audience_filterset,
@@ -25,7 +27,6 @@ from .announcements import (
     delivery,
 )
 from .choices import AnnouncementStatusChoices
-from .choices import NotificationStatusChoices as S
 from .filtersets import CustomerFilterSet
 from .forms import AnnouncementForm
 from .selectors import announcements_visible_to, notifications_visible_to
@@ -36,17 +37,12 @@ AUDIENCE_FILTERS = CustomerFilterSet.Meta.fields
 def announcement_list(request):
     require(user_role(request.user) is not None)
     queryset = announcements_visible_to(request.user).select_related("created_by").annotate(
-        sent=Count("notifications", filter=Q(notifications__status__in=[S.SENT, S.DELIVERED])),
-        failed=Count("notifications", filter=Q(notifications__status=S.FAILED)),
+        sent=Count("notifications", filter=Q(notifications__status__in=DELIVERY_STATES["sent"])),
+        failed=Count("notifications", filter=Q(notifications__status__in=DELIVERY_STATES["failed"])),
     ).order_by("-created_at", "-id")  # fmt: skip
     context = {"page": paginate(request, queryset), "can_announce": can_announce(request.user)}
     template = "customers/partials/announcement_table.html" if request.htmx else "customers/announcement_list.html"
     return render(request, template, context)
-
-
-def _audience(request, query: str):
-    """The customers a notice goes to: the customer list's filters over the user's scope."""
-    return audience_filterset(query, request.user, request)
 
 
 @require_http_methods(["GET", "POST"])
@@ -58,7 +54,7 @@ def announcement_new(request):
     else:
         query = request.GET.urlencode()
         form = AnnouncementForm(initial={"audience": query})
-    filterset = _audience(request, query)
+    filterset = audience_filterset(query, request.user, request)
     too_long = len(query) > AUDIENCE_MAX
     valid_audience = not too_long and filterset.is_valid()
     if request.method == "POST" and form.is_valid() and valid_audience:
@@ -70,10 +66,7 @@ def announcement_new(request):
                 send_after=data["send_after"], by=request.user,
             )  # fmt: skip
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items() if hasattr(exc, "error_dict") else [(None, exc.messages)]:
-                for error in errors:
-                    # The audience is a hidden field: its errors go to the top of the form.
-                    form.add_error(field if field in form.fields and field != "audience" else None, error)
+            service_errors_on(form, exc, top=("audience",))  # a hidden field: its errors at the top
         else:
             if announcement.status == AnnouncementStatusChoices.QUEUED:
                 text = ngettext(

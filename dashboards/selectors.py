@@ -84,22 +84,25 @@ def _buckets() -> list[Bucket]:
 AGING = _buckets()
 
 
-def summary_visible_to(user: User | AnonymousUser) -> QuerySet[ArrearsSummary]:
+def _visible(model, user: User | AnonymousUser) -> QuerySet:
+    """A table with the archive's `region` and `collector` columns, scoped by its rule."""
     condition = visibility_condition(user)
-    return ArrearsSummary.objects.none() if condition is None else ArrearsSummary.objects.filter(condition)
+    return model.objects.none() if condition is None else model.objects.filter(condition)
+
+
+def summary_visible_to(user: User | AnonymousUser) -> QuerySet[ArrearsSummary]:
+    return _visible(ArrearsSummary, user)
 
 
 def dashboard_filterset(data, request) -> ArrearsSummaryFilterSet:
     """The page's, the exports' and the API's filterset, over the user's scope: the summary and
     its rollups filtered by the archive's own rule (both have the area and collector columns)."""
     user = request.user
-    condition = visibility_condition(user)
-    rollup = ArrearsRollup.objects.none() if condition is None else ArrearsRollup.objects.filter(condition)
     seen = visibility(user)
     return ArrearsSummaryFilterSet(
         data,
         queryset=summary_visible_to(user),
-        rollup=rollup,
+        rollup=_visible(ArrearsRollup, user),
         # A collector's scope is their own customers: only grains with the collector can tell.
         scope_dimensions={"collector"} if seen is not None and seen.collector_id is not None else set(),
         request=request,
@@ -107,8 +110,7 @@ def dashboard_filterset(data, request) -> ArrearsSummaryFilterSet:
 
 
 def positions_visible_to(user: User | AnonymousUser) -> QuerySet[ArrearsPosition]:
-    condition = visibility_condition(user)
-    return ArrearsPosition.objects.none() if condition is None else ArrearsPosition.objects.filter(condition)
+    return _visible(ArrearsPosition, user)
 
 
 def summary_state() -> SummaryState | None:

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.forms import service_errors_on
 from core.history import history_entries
 from core.pagination import apply_sort, filter_data, paginate
 from core.permissions import can_lead, can_log_contact_work, require
@@ -452,16 +453,6 @@ def scorecard_publish_view(request, version: int):
     return redirect("risk:scorecard_detail", version=card.version)
 
 
-def _service_errors_on(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            for error in errors:
-                form.add_error(name if name in form.fields else None, error)
-    else:
-        for error in exc.messages:
-            form.add_error(None, error)
-
-
 @require_http_methods(["GET", "POST"])
 def scorecard_edit(request, version: int):
     """Name, notes and grade bands of a draft."""
@@ -478,7 +469,7 @@ def scorecard_edit(request, version: int):
         try:
             scorecard_draft_update(card=card, data=data, by=request.user)
         except ValidationError as exc:
-            _service_errors_on(form, exc)
+            service_errors_on(form, exc)
         else:
             messages.success(request, _("Draft saved."))
             return redirect("risk:scorecard_detail", version=card.version)
@@ -507,7 +498,7 @@ def criterion_edit(request, version: int, key: str | None = None):
         try:
             criterion_save(card=card, data=form.cleaned_data, by=request.user, criterion=criterion)
         except ValidationError as exc:
-            _service_errors_on(form, exc)
+            service_errors_on(form, exc)
         else:
             messages.success(request, _("Criterion %(key)s saved.") % {"key": form.cleaned_data["key"]})
             return redirect("risk:scorecard_detail", version=card.version)
@@ -569,7 +560,7 @@ def grade_policy_edit(request, grade: str | None = None):
                 dunning_policy=form.cleaned_data["dunning_policy"],
             )  # fmt: skip
         except ValidationError as exc:
-            _service_errors_on(form, exc)
+            service_errors_on(form, exc)
         else:
             text = _("Policy of grade %(grade)s saved.") % {"grade": saved.grade}
             if changes:
