@@ -20,7 +20,6 @@ The metric functions are plain Python on lists, so they can be checked by hand.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import math
 from collections import defaultdict
@@ -32,6 +31,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from billing.models import AdjustmentNote, Bill, PaymentAllocation
+from collection.selectors_agreements import add_months
 from customers.models import Customer
 
 from .models import Criterion, Scorecard
@@ -80,13 +80,6 @@ NOTES = (
 # ---------------------------------------------------------------------------------------------
 # Dates
 # ---------------------------------------------------------------------------------------------
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The same day `months` later (or earlier), on the month's last day where it is shorter."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def default_as_of(horizon_months: int = HORIZON_MONTHS) -> dt.date | None:
     """`horizon_months` before the latest bill's due date (None without bills)."""
     latest = Bill.objects.aggregate(d=Max("due_on"))["d"]

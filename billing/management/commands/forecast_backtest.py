@@ -1,10 +1,7 @@
-import re
-from pathlib import Path
-
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.backtest import DOC_SECTION, backtest, report
+from core.benchmarks import benchmarks_section_write
 
 
 class Command(BaseCommand):
@@ -24,13 +21,5 @@ class Command(BaseCommand):
         text = report(result)
         self.stdout.write(text)
         if write_docs:
-            path = Path(settings.BASE_DIR) / "docs" / "BENCHMARKS.md"
-            current = path.read_text() if path.exists() else "# Benchmarks\n"
-            # The numbered section, up to the next numbered one (the layout bench/run.py keeps).
-            section = re.compile(rf"^## {DOC_SECTION}\. .*?(?=^## \d+\. |\Z)", re.S | re.M)
-            if section.search(current):
-                current = section.sub(lambda _m: text.rstrip() + "\n\n", current)
-            else:
-                current = current.rstrip() + "\n\n" + text
-            path.write_text(current.rstrip() + "\n")
+            path = benchmarks_section_write(DOC_SECTION, text)
             self.stdout.write(f"updated {path.name}")

@@ -1,13 +1,11 @@
 import datetime as dt
-import re
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from core.benchmarks import benchmarks_section_write
 from core.roles import is_manager
 from risk.backtest import (
     DOC_SECTION,
@@ -116,15 +114,7 @@ class Command(BaseCommand):
         self.stdout.write(f"published scorecard v{published.version} ({published.name}) by {user.username}")
 
     def _write_docs(self, text: str) -> None:
-        path = Path(settings.BASE_DIR) / "docs" / "BENCHMARKS.md"
-        current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-        # The numbered section, up to the next numbered one (the layout bench/run.py keeps).
-        section = re.compile(rf"^## {DOC_SECTION}\. .*?(?=^## \d+\. |\Z)", re.S | re.M)
-        if section.search(current):
-            current = section.sub(lambda _m: text.rstrip() + "\n\n", current)
-        else:
-            current = current.rstrip() + "\n\n" + text
-        path.write_text(current.rstrip() + "\n", encoding="utf-8")
+        path = benchmarks_section_write(DOC_SECTION, text)
         self.stdout.write(f"updated {path.name}")
 
 
